@@ -1,0 +1,176 @@
+// Package server wires dird together: it opens the store, builds the
+// policy door, starts every front on its listeners and runs them under one
+// lifecycle. It imports everything and is imported only by cmd/dird and
+// internal/dirdtest.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/dird/dird/config"
+	"github.com/dird/dird/ldapd"
+	"github.com/dird/dird/policy"
+	"github.com/dird/dird/store"
+	"github.com/dird/dird/store/badgerkv"
+)
+
+// Options are wiring choices that are not configuration.
+type Options struct {
+	// KV replaces the configured backend (tests pass a memkv). The server
+	// closes it on shutdown.
+	KV store.KV
+	// Now is the clock every decision reads; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is a started dird.
+type Server struct {
+	cfg  config.Config
+	log  *slog.Logger
+	kv   store.KV
+	dir  *store.Directory
+	door *policy.Door
+	ldap *ldapd.Server
+
+	addrs map[string]string
+	errc  chan error
+	wg    sync.WaitGroup
+}
+
+// Run starts every front described by cfg and serves until ctx is done,
+// then stops accepting, finishes what is in flight, closes the store and
+// returns nil. It returns an error when something could not start or a
+// listener failed.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	s, err := Start(ctx, cfg, log, Options{})
+	if err != nil {
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-s.errc:
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr == nil {
+		log.Info("stopped")
+	}
+	return runErr
+}
+
+// Start opens the store and starts the fronts; it returns once every
+// listener is bound.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, kv: o.KV, addrs: map[string]string{}, errc: make(chan error, 4)}
+	if s.kv == nil {
+		db, err := badgerkv.Open(cfg.Store.Path, badgerkv.Options{Logger: log.With("component", "badger")})
+		if err != nil {
+			return nil, fmt.Errorf("opening store %s: %w", cfg.Store.Path, err)
+		}
+		s.kv = db
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.kv.Close()
+		}
+	}()
+	var err error
+	s.dir, err = store.Open(ctx, s.kv, store.Options{BaseDN: cfg.BaseDN, Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	adminPW, err := cfg.Admin.ReadPassword()
+	if err != nil {
+		return nil, err
+	}
+	s.door, err = policy.New(s.dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: adminPW}, policy.Options{Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	tlsConf, err := loadTLS(cfg.LDAP)
+	if err != nil {
+		return nil, err
+	}
+	s.ldap = ldapd.New(cfg.LDAP, s.door, s.dir, tlsConf, log.With("front", "ldap"))
+	var lns []net.Listener
+	listen := func(front, addr string, serve func(net.Listener) error) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("%s: listening on %s: %w", front, addr, err)
+		}
+		lns = append(lns, ln)
+		s.addrs[front] = ln.Addr().String()
+		log.Info("listening", "front", front, "addr", ln.Addr().String())
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := serve(ln); err != nil && !errors.Is(err, ldapd.ErrServerClosed) {
+				s.errc <- fmt.Errorf("%s: serving %s: %w", front, addr, err)
+			}
+		}()
+		return nil
+	}
+	if cfg.LDAP.Listen != "" {
+		if err := listen("ldap", cfg.LDAP.Listen, s.ldap.Serve); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.LDAP.LDAPSListen != "" {
+		if err := listen("ldaps", cfg.LDAP.LDAPSListen, s.ldap.ServeTLS); err != nil {
+			s.ldap.Shutdown(ctx)
+			return nil, err
+		}
+	}
+	ok = true
+	return s, nil
+}
+
+func loadTLS(c ldapd.Config) (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("ldap.tls_cert, ldap.tls_key: loading %s and %s: %w", c.TLSCert, c.TLSKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Addr returns the bound address of a front ("ldap", "ldaps"), or "".
+func (s *Server) Addr(front string) string { return s.addrs[front] }
+
+// Directory returns the directory (for tests and operations commands).
+func (s *Server) Directory() *store.Directory { return s.dir }
+
+// Door returns the policy door (for tests).
+func (s *Server) Door() *policy.Door { return s.door }
+
+// Err delivers a listener's failure.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// Shutdown stops the fronts, waits for in-flight work until ctx is done,
+// and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.ldap.Shutdown(ctx)
+	s.wg.Wait()
+	if cerr := s.kv.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("closing store: %w", cerr)
+	}
+	return err
+}
