@@ -72,7 +72,7 @@ func (c Config) Validate() error {
 		return errors.New("policy.grace_logins: must not be negative")
 	}
 	switch c.Hash {
-	case "argon2id":
+	case SchemeArgon2id:
 		if c.Argon2Memory < 7168 {
 			return fmt.Errorf("policy.argon2_memory: %d KiB is below the OWASP floor of 7168", c.Argon2Memory)
 		}
@@ -82,9 +82,11 @@ func (c Config) Validate() error {
 		if c.Argon2Threads < 1 {
 			return errors.New("policy.argon2_threads: must be at least 1")
 		}
-	case "ssha512", "ssha":
+	case SchemePBKDF2SHA512:
 	default:
-		return fmt.Errorf("policy.hash: %q is not one of argon2id, ssha512, ssha", c.Hash)
+		// Fast schemes ({SSHA} and friends) are accepted for import and
+		// upgraded, but never written: ASVS asks for a slow, salted KDF.
+		return fmt.Errorf("policy.hash: %q is not one of argon2id, pbkdf2-sha512", c.Hash)
 	}
 	return nil
 }
