@@ -1,0 +1,61 @@
+# dird: see README.md. Targets: build, run, test, test-deps, check, bench, clean.
+
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+# Debian packages the tests drive or need: the real clients, and a C
+# toolchain for -race (which needs cgo). Add to this list as tests grow.
+TEST_DEBS ?= ldap-utils gcc libc6-dev
+
+.PHONY: build run test test-deps check bench clean
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/dird ./cmd/dird
+
+run: build
+	bin/dird serve --config config.example.yaml
+
+# test-deps installs whichever of TEST_DEBS is missing. It asks apt only
+# when something is missing, so it is quick and offline once done.
+test-deps:
+	@missing=""; \
+	if ! command -v dpkg >/dev/null 2>&1; then \
+		echo "test-deps: warning: not a Debian system; make sure these are installed: $(TEST_DEBS)" >&2; \
+		exit 0; \
+	fi; \
+	for p in $(TEST_DEBS); do \
+		dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		[ "$$(id -u)" = 0 ] || echo "test-deps: not root, nothing to install (all of $(TEST_DEBS) present)" >&2; \
+		exit 0; \
+	fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "test-deps: missing Debian packages:$$missing" >&2; \
+		echo "test-deps: run 'make test-deps' as root, or: sudo apt-get install$$missing" >&2; \
+		exit 1; \
+	fi; \
+	echo "test-deps: installing$$missing"; \
+	apt-get update -q && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+
+# One go test invocation for every package, so its closing lines are the
+# verdict on the whole repository.
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+check:
+	@unformatted="$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; \
+	else echo "check: staticcheck not installed, skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"; fi
+	$(GO) test -count=1 -run 'TestDeps|TestPackageDocs|TestGofmt|TestViperOnlyInConfig|TestConfigExamplesValid' ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

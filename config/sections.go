@@ -1,0 +1,283 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The sections below belong to packages that are not built yet (radiusd,
+// portal, the metrics endpoint, mail, the notifier). Each moves to its
+// package, Validate and all, when that package is built; config then only
+// composes it, as it does store.Config.
+
+// AdminConfig is the administrator: the account that writes the directory
+// with the ordinary OpenLDAP tools. It exists from the first start.
+type AdminConfig struct {
+	// DN is the administrator's entry, directly under base_dn, e.g.
+	// cn=admin,dc=example,dc=com.
+	DN string `mapstructure:"dn"`
+	// Password is cleartext or a hash ({ARGON2}, {SSHA}, {CRYPT},
+	// $argon2id$...). Exactly one of Password and PasswordFile is set.
+	Password string `mapstructure:"password"`
+	// PasswordFile names a file holding the password (one line), so the
+	// secret need not sit in the configuration.
+	PasswordFile string `mapstructure:"password_file"`
+}
+
+// Validate checks the section without touching the file system. That
+// admin.dn lies under base_dn is checked by Config.Validate.
+func (c AdminConfig) Validate() error {
+	if c.DN == "" {
+		return errors.New("admin.dn: required, e.g. cn=admin,dc=example,dc=com")
+	}
+	switch {
+	case c.Password == "" && c.PasswordFile == "":
+		return errors.New("admin.password, admin.password_file: set one of them")
+	case c.Password != "" && c.PasswordFile != "":
+		return errors.New("admin.password, admin.password_file: set only one of them")
+	}
+	return nil
+}
+
+// ReadPassword returns the administrator's password: Password, or the
+// first line of PasswordFile. It is the one place that reads that file;
+// Load does not, so check-config and Validate stay free of side effects.
+func (c AdminConfig) ReadPassword() (string, error) {
+	if c.PasswordFile == "" {
+		return c.Password, nil
+	}
+	data, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("admin.password_file: reading %q: %w", c.PasswordFile, err)
+	}
+	pw, _, _ := strings.Cut(string(data), "\n")
+	pw = strings.TrimSuffix(pw, "\r")
+	if pw == "" {
+		return "", fmt.Errorf("admin.password_file: %q is empty", c.PasswordFile)
+	}
+	return pw, nil
+}
+
+// RadiusConfig is the radius section. It moves to package radiusd.
+type RadiusConfig struct {
+	// Listen is the UDP authentication address; empty turns RADIUS off.
+	Listen string `mapstructure:"listen"`
+	// Clients are the only addresses the server answers.
+	Clients []RadiusClient `mapstructure:"clients"`
+	// EAPTLSCert and EAPTLSKey are the server certificate for PEAP and
+	// EAP-TTLS; a self-signed one is made when both are empty.
+	EAPTLSCert string `mapstructure:"eap_tls_cert"`
+	EAPTLSKey  string `mapstructure:"eap_tls_key"`
+}
+
+// RadiusClient is one network access server (an access point, a switch,
+// a VPN concentrator) allowed to send requests.
+type RadiusClient struct {
+	// Name is used in logs.
+	Name string `mapstructure:"name"`
+	// Address is a CIDR prefix (10.0.0.0/24) or a single address.
+	Address string `mapstructure:"address"`
+	// Secret is the shared secret the client is configured with.
+	Secret string `mapstructure:"secret"`
+}
+
+// Prefix returns the client's address as a prefix; a single address is a
+// /32 (or /128). Validate has checked that it parses.
+func (c RadiusClient) Prefix() (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(c.Address); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(c.Address)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Validate checks the section without touching the file system.
+func (c RadiusConfig) Validate() error {
+	if c.Listen != "" {
+		if err := validListen("radius.listen", c.Listen); err != nil {
+			return err
+		}
+		if len(c.Clients) == 0 {
+			return errors.New("radius.clients: at least one client is required when radius.listen is set")
+		}
+	}
+	names := map[string]int{}
+	prefixes := map[netip.Prefix]int{}
+	for i, cl := range c.Clients {
+		key := fmt.Sprintf("radius.clients[%d]", i)
+		if cl.Name == "" {
+			return fmt.Errorf("%s.name: required", key)
+		}
+		if j, dup := names[cl.Name]; dup {
+			return fmt.Errorf("%s.name: %q is already the name of radius.clients[%d]", key, cl.Name, j)
+		}
+		names[cl.Name] = i
+		p, err := cl.Prefix()
+		if err != nil {
+			return fmt.Errorf("%s.address: %q is not a CIDR prefix or an IP address", key, cl.Address)
+		}
+		if j, dup := prefixes[p]; dup {
+			return fmt.Errorf("%s.address: %s is already the address of radius.clients[%d]", key, p, j)
+		}
+		prefixes[p] = i
+		if cl.Secret == "" {
+			return fmt.Errorf("%s.secret: required", key)
+		}
+	}
+	if (c.EAPTLSCert == "") != (c.EAPTLSKey == "") {
+		return errors.New("radius.eap_tls_cert, radius.eap_tls_key: set both or neither")
+	}
+	return nil
+}
+
+// PortalConfig is the portal section. It moves to package portal.
+type PortalConfig struct {
+	// Listen is the HTTP address; empty turns the portal off.
+	Listen string `mapstructure:"listen"`
+	// PublicURL is the base of links in emails. It is never taken from a
+	// request's Host header, which an attacker chooses.
+	PublicURL string `mapstructure:"public_url"`
+	// ResetTTL is how long an emailed reset link works.
+	ResetTTL time.Duration `mapstructure:"reset_ttl"`
+}
+
+// maxResetTTL bounds reset links: a link is as good as the password it
+// lets a reader set, and mailboxes are kept for years.
+const maxResetTTL = 24 * time.Hour
+
+// Validate checks the section without touching the file system.
+func (c PortalConfig) Validate() error {
+	if c.Listen != "" {
+		if err := validListen("portal.listen", c.Listen); err != nil {
+			return err
+		}
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("portal.public_url: %q is not an http:// or https:// URL, e.g. https://id.example.com", c.PublicURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("portal.public_url: %q must have no user, query or fragment", c.PublicURL)
+	}
+	switch {
+	case c.ResetTTL <= 0:
+		return errors.New("portal.reset_ttl: must be positive, e.g. 10m")
+	case c.ResetTTL > maxResetTTL:
+		return fmt.Errorf("portal.reset_ttl: %s is longer than the 24h allowed", c.ResetTTL)
+	}
+	return nil
+}
+
+// MetricsConfig is the metrics section.
+type MetricsConfig struct {
+	// Listen serves Prometheus /metrics, /healthz and /readyz; empty
+	// turns them off.
+	Listen string `mapstructure:"listen"`
+}
+
+// Validate checks the section without touching the file system.
+func (c MetricsConfig) Validate() error {
+	if c.Listen == "" {
+		return nil
+	}
+	return validListen("metrics.listen", c.Listen)
+}
+
+// MailConfig is the mail section. It moves to the package that sends mail.
+type MailConfig struct {
+	// Driver is "log" (mail is written to the log, for local use) or
+	// "smtp".
+	Driver string `mapstructure:"driver"`
+	// From is the sender address of every message.
+	From string `mapstructure:"from"`
+	// SMTPHost and SMTPPort are the relay for the smtp driver.
+	SMTPHost string `mapstructure:"smtp_host"`
+	SMTPPort int    `mapstructure:"smtp_port"`
+}
+
+// Validate checks the section without touching the file system.
+func (c MailConfig) Validate() error {
+	switch c.Driver {
+	case "log", "smtp":
+	default:
+		return fmt.Errorf("mail.driver: %q is not one of log, smtp", c.Driver)
+	}
+	if _, err := mail.ParseAddress(c.From); err != nil {
+		return fmt.Errorf("mail.from: %q is not an email address", c.From)
+	}
+	if c.Driver == "smtp" && c.SMTPHost == "" {
+		return errors.New("mail.smtp_host: required when mail.driver is smtp")
+	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		return fmt.Errorf("mail.smtp_port: %d is not a port from 1 to 65535", c.SMTPPort)
+	}
+	return nil
+}
+
+// NotifyConfig is the notify section. It moves to the notifier's package.
+type NotifyConfig struct {
+	// ExpiryNotice lists how long before a password expires the user is
+	// emailed, once each; an empty list sends none.
+	ExpiryNotice []time.Duration `mapstructure:"expiry_notice"`
+	// Interval is how often the notifier looks for due notices; 0 turns
+	// the notifier off.
+	Interval time.Duration `mapstructure:"interval"`
+}
+
+// Validate checks the section without touching the file system.
+func (c NotifyConfig) Validate() error {
+	seen := map[time.Duration]int{}
+	for i, d := range c.ExpiryNotice {
+		if d <= 0 {
+			return fmt.Errorf("notify.expiry_notice[%d]: must be positive, e.g. 7d", i)
+		}
+		if j, dup := seen[d]; dup {
+			return fmt.Errorf("notify.expiry_notice[%d]: %s is already notify.expiry_notice[%d]", i, d, j)
+		}
+		seen[d] = i
+	}
+	switch {
+	case c.Interval < 0:
+		return errors.New("notify.interval: must not be negative")
+	case c.Interval > 0 && c.Interval < time.Second:
+		return fmt.Errorf("notify.interval: %s is below 1s; use e.g. 1h, or 0 for off", c.Interval)
+	}
+	return nil
+}
+
+// validListen checks a listen address: host:port with a numeric port, the
+// host optional (all addresses) and the port 0 allowed (any free port,
+// which tests use).
+func validListen(key, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s: %q is not host:port, e.g. 127.0.0.1:%s", key, addr, examplePort(key))
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%s: %q has no port number from 0 to 65535", key, addr)
+	}
+	return nil
+}
+
+func examplePort(key string) string {
+	switch key {
+	case "radius.listen":
+		return "1812"
+	case "portal.listen":
+		return "8080"
+	case "metrics.listen":
+		return "9100"
+	}
+	return "3389"
+}
