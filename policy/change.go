@@ -42,7 +42,10 @@ func (d *Door) ChangePassword(ctx context.Context, c Change) (generated []byte, 
 	if !byAdmin && !target.Equal(c.Actor) {
 		return nil, fmt.Errorf("%w: only the administrator may change another user's password", ErrInsufficientAccess)
 	}
-	if !byAdmin && !c.HasOld {
+	// A user choosing its own new password must prove the old one. Asking
+	// the server to generate one (ldappasswd with no value at all, RFC 3062
+	// "generate mine") needs only the bound session, as in OpenLDAP.
+	if !byAdmin && !c.HasOld && c.HasNew {
 		return nil, ErrMustSupplyOld
 	}
 	e, err := d.dir.Get(ctx, target)
@@ -51,6 +54,16 @@ func (d *Door) ChangePassword(ctx context.Context, c Change) (generated []byte, 
 	}
 	now := d.now()
 	s := readState(e)
+	// The hourly throttle holds here as in Authenticate: otherwise the
+	// old password could be guessed past it.
+	_, lastHour := d.recentFailures(s, now)
+	throttled := lastHour >= maxRecordedFailures
+	locked := d.lockActive(s, now) || throttled
+	if c.HasOld && throttled && !byAdmin {
+		// Past the hourly bound the old password is not checked at all,
+		// so the answer cannot confirm a guess (see Authenticate).
+		return nil, errors.Join(ErrOldPasswordWrong, d.equalWork(ctx, c.Old))
+	}
 	if c.HasOld {
 		stored := e.First("userPassword")
 		if stored == "" {
@@ -61,7 +74,7 @@ func (d *Door) ChangePassword(ctx context.Context, c Change) (generated []byte, 
 			return nil, err
 		}
 		if !ok || e.First("userPassword") == "" {
-			if !byAdmin && !d.lockActive(s, now) && !d.isPreviousPassword(ctx, s, c.Old) {
+			if !byAdmin && !d.isPreviousPassword(ctx, s, c.Old) {
 				if err := d.recordFailure(ctx, target); err != nil {
 					return nil, err
 				}
@@ -73,7 +86,7 @@ func (d *Door) ChangePassword(ctx context.Context, c Change) (generated []byte, 
 		if exp := d.expiresAt(s); !exp.IsZero() && !now.Before(exp) && d.cfg.LockOnExpiry {
 			return nil, ErrAccountExpired
 		}
-		if d.lockActive(s, now) {
+		if locked {
 			return nil, ErrAccountLocked
 		}
 	}
@@ -89,6 +102,9 @@ func (d *Door) ChangePassword(ctx context.Context, c Change) (generated []byte, 
 	if byAdmin && c.HasNew && IsHashed(string(newPW)) {
 		// Migration: an administrator's already hashed value is kept.
 		hashed = string(newPW)
+		if err := checkAdminHash(hashed); err != nil {
+			return nil, err
+		}
 	} else {
 		if err := CheckQuality(d.rules, string(newPW), contextWords(e)...); err != nil {
 			return nil, err
@@ -173,6 +189,17 @@ func (d *Door) checkHistory(ctx context.Context, e *store.Entry, s state, pw []b
 	return nil
 }
 
+// checkAdminHash refuses an administrator's already hashed value that
+// cannot be verified (unknown variant such as DES crypt, malformed, or
+// beyond the cost limits): kept as is, it would make every bind of the
+// account fail with an internal error instead of a clean refusal.
+func checkAdminHash(v string) error {
+	if err := CheckHashed(v); err != nil {
+		return fmt.Errorf("%w: userPassword: %w", store.ErrInvalidSyntax, err)
+	}
+	return nil
+}
+
 // contextWords are the user's own names, which a password may not be.
 func contextWords(e *store.Entry) []string {
 	var words []string
@@ -210,7 +237,11 @@ func (d *Door) Add(ctx context.Context, actor store.DN, e *store.Entry) error {
 		return ErrOnePassword
 	} else if len(pws) == 1 {
 		pw := pws[0]
-		if !IsHashed(pw) {
+		if IsHashed(pw) {
+			if err := checkAdminHash(pw); err != nil {
+				return err
+			}
+		} else {
 			if err := CheckQuality(d.rules, pw, contextWords(e)...); err != nil {
 				return err
 			}
@@ -266,7 +297,12 @@ func (d *Door) Modify(ctx context.Context, actor, dn store.DN, mods []store.Mod)
 	// transaction (hashing is slow and a transaction may be retried).
 	var newPW *string
 	removePW := false
+	// addOnTop: an add with no delete before it, which would leave two
+	// values if the entry has one (draft-behera §8: one value only).
+	addOnTop, deleted := false, false
 	for _, m := range pwMods {
+		addOnTop = addOnTop || (m.Op == store.ModAdd && !deleted)
+		deleted = deleted || m.Op == store.ModDelete || m.Op == store.ModReplace
 		switch m.Op {
 		case store.ModReplace, store.ModAdd:
 			if len(m.Values) > 1 {
@@ -291,6 +327,9 @@ func (d *Door) Modify(ctx context.Context, actor, dn store.DN, mods []store.Mod)
 	if newPW != nil {
 		if IsHashed(*newPW) {
 			hashed = *newPW
+			if err := checkAdminHash(hashed); err != nil {
+				return err
+			}
 		} else {
 			cur, err := d.dir.Get(ctx, dn)
 			if err != nil {
@@ -315,17 +354,30 @@ func (d *Door) Modify(ctx context.Context, actor, dn store.DN, mods []store.Mod)
 		if err != nil {
 			return err
 		}
-		x := old.Clone()
-		if newPW != nil {
-			d.applyNewPassword(x, hashed, mustChange, tx.Now())
-		} else if removePW {
-			x.Set("userPassword")
+		if addOnTop && old.First("userPassword") != "" {
+			return ErrOnePassword
 		}
+		x := old.Clone()
 		wasLocked := x.First("pwdAccountLockedTime") != ""
+		// The administrator's state writes apply to the entry as stored
+		// (a modify's changes apply in order to what is there), so that
+		// "replace userPassword + delete pwdAccountLockedTime" works in one
+		// operation; and they win over what a new password implies, so an
+		// explicit pwdChangedTime keeps a migrated password's age.
 		if err := applyStateMods(x, stateMods); err != nil {
 			return err
 		}
-		if wasLocked && x.First("pwdAccountLockedTime") == "" {
+		if newPW != nil {
+			explicit := x.Clone()
+			d.applyNewPassword(x, hashed, mustChange, tx.Now())
+			for _, m := range stateMods {
+				name := store.LookupAttr(m.Type).Name
+				x.Set(name, explicit.Get(name)...)
+			}
+		} else if removePW {
+			x.Set("userPassword")
+		}
+		if newPW == nil && wasLocked && x.First("pwdAccountLockedTime") == "" {
 			// Unlocking restores the account: no stale failures to re-lock
 			// it at once, and an expired password starts a new life that
 			// must be changed at next login.

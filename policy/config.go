@@ -82,6 +82,15 @@ func (c Config) Validate() error {
 		if c.Argon2Threads < 1 {
 			return errors.New("policy.argon2_threads: must be at least 1")
 		}
+		// Above these the verifier refuses a stored hash as too costly
+		// (hash.go verifyLimits), so every changed password would stop
+		// working.
+		if c.Argon2Memory > 1<<20 {
+			return fmt.Errorf("policy.argon2_memory: %d KiB is above the 1 GiB dird verifies", c.Argon2Memory)
+		}
+		if c.Argon2Time > 64 {
+			return fmt.Errorf("policy.argon2_time: %d is above the 64 passes dird verifies", c.Argon2Time)
+		}
 	case SchemePBKDF2SHA512:
 	default:
 		// Fast schemes ({SSHA} and friends) are accepted for import and
@@ -89,4 +98,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("policy.hash: %q is not one of argon2id, pbkdf2-sha512", c.Hash)
 	}
 	return nil
+}
+
+// HashWarning reports hashing parameters below OWASP's recommended
+// ladder (t=1: 46 MiB, t=2: 19 MiB, t>=3: 12 MiB). They are accepted,
+// since tests and small devices use them, but server logs the warning.
+func (c Config) HashWarning() error {
+	return HashParams{Scheme: c.Hash, Argon2Memory: c.Argon2Memory, Argon2Time: c.Argon2Time, Argon2Threads: c.Argon2Threads}.Validate()
 }

@@ -47,6 +47,9 @@ type Door struct {
 	now      func() time.Time
 	sem      chan struct{}
 	hashWait time.Duration
+	// verifyHook, when set, is called once per hash verification (tests
+	// count the work a login costs with it).
+	verifyHook func()
 }
 
 // maxRecordedFailures caps pwdFailureTime values: it is also the hourly
@@ -141,6 +144,9 @@ func (d *Door) verify(ctx context.Context, stored string, secret []byte) (bool, 
 		return false, err
 	}
 	defer func() { <-d.sem }()
+	if d.verifyHook != nil {
+		d.verifyHook()
+	}
 	ok, err := VerifyPassword(stored, secret)
 	if err != nil {
 		return false, fmt.Errorf("verifying password: %w", err)
@@ -259,10 +265,12 @@ func (d *Door) lockActive(s state, now time.Time) bool {
 }
 
 // recentFailures counts failures that still matter: after an expired
-// lock, and (for the throttle) within the last hour.
+// lock, and (for the throttle) within the last hour. pwdAccountLockedTime
+// is written to the second while failures carry microseconds, so a failure
+// in the lock's own second (the one that locked) is from before the lock.
 func (d *Door) recentFailures(s state, now time.Time) (consecutive, lastHour int) {
 	for _, f := range s.failures {
-		if s.locked && !d.lockActive(s, now) && !f.After(s.lockedAt) {
+		if s.locked && !d.lockActive(s, now) && !f.Truncate(time.Second).After(s.lockedAt) {
 			continue
 		}
 		consecutive++
@@ -298,34 +306,38 @@ func (d *Door) Authenticate(ctx context.Context, l Login) (Outcome, error) {
 		stored = e.First("userPassword")
 	}
 	if stored == "" {
-		// Unknown user or no password: spend the same work, then fail.
-		_, err := d.verify(ctx, DummyHash(d.params), l.Secret)
-		if err != nil && !errors.Is(err, ErrBusy) {
-			err = nil
-		}
-		return out, err
+		// Unknown user or no password: spend the work of a known user's
+		// wrong password, then fail.
+		return out, d.equalWork(ctx, l.Secret)
+	}
+	now := d.now()
+	s := readState(e)
+	_, lastHour := d.recentFailures(s, now)
+	if lastHour >= maxRecordedFailures {
+		// Past the hourly bound the secret is not even checked, so the
+		// answer cannot tell a right guess from a wrong one and guessing
+		// stays at 100 an hour whatever the lock state (NIST 800-63B
+		// §5.2.2). The right password gets no "locked" reason here.
+		return out, d.equalWork(ctx, l.Secret)
 	}
 	ok, err := d.verify(ctx, stored, l.Secret)
 	if err != nil {
 		return out, err
 	}
-	now := d.now()
-	s := readState(e)
-	_, lastHour := d.recentFailures(s, now)
-	throttled := lastHour >= maxRecordedFailures
 	if !ok {
-		if d.lockActive(s, now) || throttled {
-			return out, nil // already locked: nothing more to record
-		}
+		// The previous passwords are checked whatever the state, so that
+		// a wrong password costs the same on a locked account as on any.
 		if d.isPreviousPassword(ctx, s, l.Secret) {
 			return out, nil
 		}
+		// Counted even while locked: guesses during a lock are what the
+		// hourly throttle bounds.
 		return out, d.recordFailure(ctx, e.DN)
 	}
 	out.DN = e.DN
 	if exp := d.expiresAt(s); !exp.IsZero() && !now.Before(exp) {
 		if d.cfg.LockOnExpiry {
-			if !s.locked {
+			if !s.permanent {
 				if err := d.writeState(ctx, e.DN, func(x *store.Entry) { x.Set("pwdAccountLockedTime", permanentLock) }); err != nil {
 					return out, err
 				}
@@ -333,7 +345,7 @@ func (d *Door) Authenticate(ctx context.Context, l Login) (Outcome, error) {
 			out.Result = Expired
 			return out, nil
 		}
-		if d.lockActive(s, now) || throttled {
+		if d.lockActive(s, now) {
 			out.Result = Locked
 			return out, nil
 		}
@@ -343,6 +355,7 @@ func (d *Door) Authenticate(ctx context.Context, l Login) (Outcome, error) {
 		}
 		err := d.writeState(ctx, e.DN, func(x *store.Entry) {
 			x.Set("pwdGraceUseTime", append(append([]string(nil), x.Get("pwdGraceUseTime")...), store.FormatTime(now))...)
+			x.Set("pwdFailureTime") // a grace login is a successful one
 		})
 		if err != nil {
 			return out, err
@@ -354,7 +367,7 @@ func (d *Door) Authenticate(ctx context.Context, l Login) (Outcome, error) {
 	} else if !exp.IsZero() && d.cfg.ExpireWarning > 0 && exp.Sub(now) <= d.cfg.ExpireWarning {
 		out.ExpiresIn = exp.Sub(now)
 	}
-	if d.lockActive(s, now) || throttled {
+	if d.lockActive(s, now) {
 		out.Result = Locked
 		return out, nil
 	}
@@ -397,6 +410,20 @@ func (d *Door) lookup(ctx context.Context, l Login) (*store.Entry, error) {
 	return d.dir.FindUnique(ctx, "uid", l.Name)
 }
 
+// equalWork spends what a known user's wrong password costs (its
+// verification and the two previous passwords'), for answers that must
+// not be told apart by their time.
+func (d *Door) equalWork(ctx context.Context, secret []byte) error {
+	_, err := d.verify(ctx, DummyHash(d.params), secret)
+	if err != nil && !errors.Is(err, ErrBusy) {
+		err = nil
+	}
+	if err == nil {
+		d.isPreviousPassword(ctx, state{}, secret)
+	}
+	return err
+}
+
 // isPreviousPassword reports whether secret is one of the user's last two
 // passwords. It always spends the work of two verifications, so that the
 // time of a failure does not tell whether the user exists.
@@ -418,21 +445,25 @@ func (d *Door) isPreviousPassword(ctx context.Context, s state, secret []byte) b
 // equal to an earlier value) and locks the account at the threshold.
 func (d *Door) recordFailure(ctx context.Context, dn store.DN) error {
 	return d.writeState(ctx, dn, func(x *store.Entry) {
-		now := d.now().UTC()
+		// Truncate before comparing: two failures in one microsecond
+		// would otherwise both be written as that microsecond.
+		now := d.now().UTC().Truncate(time.Microsecond)
 		s := readState(x)
 		if n := len(s.failures); n > 0 && !now.After(s.failures[n-1]) {
 			now = s.failures[n-1].Add(time.Microsecond)
 		}
-		now = now.Truncate(time.Microsecond)
-		vals := append([]string(nil), x.Get("pwdFailureTime")...)
-		vals = append(vals, store.FormatTime(now))
+		s.failures = append(s.failures, now) // still sorted
 		keep := max(maxRecordedFailures, d.cfg.LockoutThreshold)
-		if len(vals) > keep {
-			sort.Strings(vals)
-			vals = vals[len(vals)-keep:]
+		if len(s.failures) > keep {
+			// Drop the oldest by time: FormatTime values do not sort as
+			// strings ("...00.5Z" < "...00Z").
+			s.failures = s.failures[len(s.failures)-keep:]
+		}
+		vals := make([]string, len(s.failures))
+		for i, f := range s.failures {
+			vals[i] = store.FormatTime(f)
 		}
 		x.Set("pwdFailureTime", vals...)
-		s.failures = append(s.failures, now)
 		consecutive, _ := d.recentFailures(s, now)
 		if d.cfg.LockoutThreshold > 0 && consecutive >= d.cfg.LockoutThreshold && !d.lockActive(s, now) {
 			x.Set("pwdAccountLockedTime", store.FormatTime(now.Truncate(time.Second)))

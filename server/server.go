@@ -96,6 +96,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Policy.HashWarning(); err != nil {
+		log.Warn("weak password hashing parameters", "err", err)
+	}
 	s.door, err = policy.New(s.dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: adminPW}, policy.Options{Now: o.Now})
 	if err != nil {
 		return nil, err
