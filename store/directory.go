@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -219,6 +220,13 @@ func (t *Txn) Add(e *Entry, actor string) error {
 	if len(e.DN) == 0 {
 		return fmt.Errorf("%w: the root DSE cannot be added", ErrUnwillingToPerform)
 	}
+	// insert copies the RDN values into the attributes, so the RDN's
+	// types are written as much as the listed ones.
+	for _, ava := range e.DN[0] {
+		if err := t.checkWritable(ava.Type); err != nil {
+			return err
+		}
+	}
 	if !e.DN.IsUnder(t.d.base) {
 		return fmt.Errorf("%w: %s is not under %s", ErrNoSuchObject, e.DN, t.d.base)
 	}
@@ -233,7 +241,11 @@ func (t *Txn) insert(e *Entry, actor string) error {
 		return err
 	}
 	for _, ava := range e.DN[0] {
-		if !containsValue(LookupAttr(ava.Type), e.Get(ava.Type), ava.Value) {
+		at := LookupAttr(ava.Type)
+		if _, err := at.normalize(ava.Value); err != nil {
+			return err
+		}
+		if !containsValue(at, e.Get(ava.Type), ava.Value) {
 			e.Set(ava.Type, append(e.Get(ava.Type), ava.Value)...)
 		}
 	}
@@ -439,15 +451,29 @@ func (t *Txn) Modify(dn DN, mods []Mod, actor string) (*Entry, error) {
 
 // Replace stores e in place of the entry at the same DN, keeping its
 // position; used by policy for credential state.
+//
+// old names the entry; what is compared with e and reindexed is the entry
+// as stored, so a caller cannot pass an old entry that differs from it.
+// Without Credentials, e must carry exactly the stored credential
+// attributes: dropping one is writing it too.
 func (t *Txn) Replace(old, e *Entry, actor string) error {
-	for _, a := range e.Attrs {
-		if !t.creds && LookupAttr(a.Type).Class != Public {
-			if !slices.EqualFunc(a.Values, old.Get(a.Type), func(x, y string) bool { return x == y }) {
-				return fmt.Errorf("%w: %s", ErrCredentialAttribute, a.Type)
+	cur, err := t.Get(old.DN)
+	if err != nil {
+		return err
+	}
+	if !e.DN.Equal(cur.DN) {
+		return fmt.Errorf("%w: replacing %s: use Rename to change a DN", ErrUnwillingToPerform, cur.DN)
+	}
+	if !t.creds {
+		for _, x := range [2]*Entry{e, cur} {
+			for _, a := range x.Attrs {
+				if LookupAttr(a.Type).Class != Public && !slices.Equal(e.Get(a.Type), cur.Get(a.Type)) {
+					return fmt.Errorf("%w: %s", ErrCredentialAttribute, a.Type)
+				}
 			}
 		}
 	}
-	return t.rewrite(old, e, actor)
+	return t.rewrite(cur, e, actor)
 }
 
 func (t *Txn) rewrite(old, e *Entry, actor string) error {
@@ -532,12 +558,19 @@ func applyMods(e *Entry, mods []Mod) error {
 			if len(cur) == 0 {
 				return fmt.Errorf("%w: modify/increment: %s: no such attribute", ErrNoSuchAttribute, at.Name)
 			}
+			// Decimal only: fmt.Sscan would read "010" as octal 8.
+			b, _ := strconv.ParseInt(strings.TrimSpace(m.Values[0]), 10, 64)
 			var next []string
 			for _, v := range cur {
-				var a, b int64
-				fmt.Sscan(v, &a)
-				fmt.Sscan(m.Values[0], &b)
-				next = append(next, fmt.Sprint(a+b))
+				a, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				if err != nil {
+					return fmt.Errorf("%w: %s: %q is not an integer", ErrInvalidSyntax, at.Name, v)
+				}
+				sum := a + b
+				if (b > 0 && sum < a) || (b < 0 && sum > a) {
+					return fmt.Errorf("%w: modify/increment: %s: result out of range", ErrConstraintViolation, at.Name)
+				}
+				next = append(next, strconv.FormatInt(sum, 10))
 			}
 			e.Set(at.Name, next...)
 		default:
@@ -596,6 +629,11 @@ func (t *Txn) Rename(dn DN, newRDN RDN, deleteOld bool, newParent DN, actor stri
 	}
 	if !newParent.IsUnder(t.d.base) {
 		return nil, fmt.Errorf("%w: %s is not under %s", ErrNoSuchObject, newParent, t.d.base)
+	}
+	if newParent.IsUnder(dn) {
+		// The entry would become its own parent and, once its old
+		// record is deleted, an orphan.
+		return nil, fmt.Errorf("%w: %s cannot move under itself", ErrUnwillingToPerform, dn)
 	}
 	e := old.Clone()
 	e.DN = newParent.Child(newRDN)

@@ -82,7 +82,9 @@ func (p *dnParser) ava() (AVA, error) {
 	start := p.i
 	for p.i < len(p.s) && p.s[p.i] != '=' {
 		c := p.s[p.i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == ';' || c == '_') {
+		// No ';': attribute options have no place in a DN (RFC 4514 §3),
+		// and LookupAttr would silently drop them from the Norm.
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
 			if c == ' ' {
 				break
 			}
@@ -129,9 +131,9 @@ func (p *dnParser) value() (string, error) {
 			return "", errors.New("';' separator")
 		}
 		if len(raw) >= 2 && int(raw[1]) == len(raw)-2 && raw[1] < 0x80 {
-			return string(raw[2:]), nil
+			raw = raw[2:]
 		}
-		return string(raw), nil
+		return checkUTF8(string(raw))
 	}
 	var b strings.Builder
 	trailing := 0 // unescaped trailing spaces to drop
@@ -140,7 +142,7 @@ func (p *dnParser) value() (string, error) {
 		switch c {
 		case ',', '+':
 			out := b.String()
-			return out[:len(out)-trailing], nil
+			return checkUTF8(out[:len(out)-trailing])
 		case ';':
 			return "", errors.New("';' is not a separator in RFC 4514")
 		case '\\':
@@ -176,11 +178,17 @@ func (p *dnParser) value() (string, error) {
 		p.i++
 	}
 	out := b.String()
-	out = out[:len(out)-trailing]
-	if !utf8.ValidString(out) {
+	return checkUTF8(out[:len(out)-trailing])
+}
+
+// checkUTF8 refuses a value that is not UTF-8, wherever it ends: String
+// writes such bytes raw, so an accepted one would make a DN (and the entry
+// record that stores it) that no longer parses.
+func checkUTF8(v string) (string, error) {
+	if !utf8.ValidString(v) {
 		return "", errors.New("value is not UTF-8")
 	}
-	return out, nil
+	return v, nil
 }
 
 func isHex(c byte) bool {

@@ -281,11 +281,13 @@ func ParseGeneralizedTime(s string) (time.Time, error) {
 		}
 		n, _ := strconv.Atoi(frac + strings.Repeat("0", 9-len(frac)))
 		// A fraction applies to the last unit written (RFC 4517 §3.3.13).
+		// n is in billionths of that unit: scale the unit first, as
+		// n*time.Hour overflows int64.
 		switch len(body) {
 		case 10:
-			t = t.Add(time.Duration(n) * time.Hour / 1e9)
+			t = t.Add(time.Duration(n) * (time.Hour / 1e9))
 		case 12:
-			t = t.Add(time.Duration(n) * time.Minute / 1e9)
+			t = t.Add(time.Duration(n) * (time.Minute / 1e9))
 		default:
 			t = t.Add(time.Duration(n))
 		}
