@@ -343,6 +343,9 @@ func normSet(e *Entry, attr string) map[string]bool {
 	if len(vals) == 0 {
 		return nil
 	}
+	if at.lower == "objectclass" {
+		vals = withSuperclasses(vals)
+	}
 	m := make(map[string]bool, len(vals))
 	for _, v := range vals {
 		if nv, err := at.normalize(v); err == nil {

@@ -375,3 +375,22 @@ func checkSchema(e *Entry) error {
 	}
 	return nil
 }
+
+// withSuperclasses adds the superclasses of every known class, so that
+// (objectClass=person) matches an inetOrgPerson as it does in OpenLDAP.
+func withSuperclasses(classes []string) []string {
+	out := append([]string(nil), classes...)
+	seen := map[string]bool{}
+	for _, c := range classes {
+		seen[strings.ToLower(c)] = true
+	}
+	for _, c := range classes {
+		for oc := objectClasses[strings.ToLower(c)]; oc != nil && oc.sup != ""; oc = objectClasses[strings.ToLower(oc.sup)] {
+			if !seen[strings.ToLower(oc.sup)] {
+				seen[strings.ToLower(oc.sup)] = true
+				out = append(out, oc.sup)
+			}
+		}
+	}
+	return out
+}

@@ -302,6 +302,8 @@ func (d *Directory) values(ctx context.Context, e *Entry, at *AttrType, admin bo
 		return nil, nil
 	}
 	switch at.lower {
+	case "objectclass":
+		return withSuperclasses(e.Get(at.Name)), nil
 	case "memberof":
 		return d.MemberOf(ctx, e)
 	case "hassubordinates":
