@@ -300,8 +300,9 @@ func TestSearch(t *testing.T) {
 			}
 			seen[e.DN] = true
 		}
-		if len(seen) != 6 {
-			t.Fatalf("got %d entries, want 6: %v", len(seen), seen)
+		// base, admin, two ous, two users, one group
+		if len(seen) != 7 || !seen[dirdtest.AdminDN] {
+			t.Fatalf("got %d entries, want 7 with the administrator's: %v", len(seen), seen)
 		}
 	})
 	t.Run("missing base is noSuchObject with matchedDN", func(t *testing.T) {
@@ -499,5 +500,19 @@ func TestMaxConnections(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatal("third connection was served past max_connections 2")
+	}
+}
+
+func TestAdministratorExistsFromFirstStart(t *testing.T) {
+	d := dirdtest.Start(t, dirdtest.Config(t), dirdtest.Options{})
+	a := admin(t, d)
+	res, err := a.Search(ldap.NewSearchRequest(dirdtest.AdminDN, ldap.ScopeBaseObject, 0, 0, 0, false, "(objectClass=organizationalRole)", nil, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("administrator's entry: %v %v", res, err)
+	}
+	err = a.Add(&ldap.AddRequest{DN: dirdtest.AdminDN, Attributes: []ldap.Attribute{
+		{Type: "objectClass", Vals: []string{"inetOrgPerson"}}, {Type: "sn", Vals: []string{"x"}}, {Type: "userPassword", Vals: []string{"Impostor-Pass-1"}}}})
+	if code(err) != ldap.LDAPResultEntryAlreadyExists {
+		t.Fatalf("adding an entry at the administrator's DN: %v, want 68", err)
 	}
 }

@@ -33,6 +33,11 @@ type Options struct {
 	BaseDN string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AdminDN, when set and directly under BaseDN, gets an entry at first
+	// open so the administrator exists in the tree (searchable, and no one
+	// can add another entry under its name). Its password stays in the
+	// configuration.
+	AdminDN string
 }
 
 // Directory is the LDAP directory kept in a KV. It is safe for concurrent
@@ -62,7 +67,30 @@ func Open(ctx context.Context, kv KV, o Options) (*Directory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening directory: %w", err)
 	}
+	if admin, err := ParseDN(o.AdminDN); err == nil && len(admin) == len(base)+1 && admin.IsUnder(base) {
+		if _, err := d.Get(ctx, admin); errors.Is(err, ErrNoSuchObject) {
+			err = d.Update(ctx, func(tx *Txn) error { return tx.addAdmin(admin) })
+			if err != nil && !errors.Is(err, ErrAlreadyExists) {
+				return nil, fmt.Errorf("opening directory: adding the administrator's entry: %w", err)
+			}
+		}
+	}
 	return d, nil
+}
+
+// addAdmin creates the administrator's entry: a role, with no password.
+func (t *Txn) addAdmin(dn DN) error {
+	e := &Entry{DN: dn}
+	switch strings.ToLower(dn[0][0].Type) {
+	case "cn":
+		e.Set("objectClass", "top", "organizationalRole")
+	case "uid":
+		e.Set("objectClass", "top", "account")
+	default:
+		e.Set("objectClass", "top", "extensibleObject")
+	}
+	e.Set("description", "dird administrator; its password is set in the configuration (admin.password)")
+	return t.insert(e, "")
 }
 
 // Base returns the naming context.
