@@ -46,29 +46,34 @@ func main() {
 	}
 	people := "ou=people," + *base
 	var ops, fails atomic.Int64
+	var firstErr sync.Once
+	report := func(err error) {
+		fails.Add(1)
+		firstErr.Do(func() { fmt.Fprintln(os.Stderr, "dirdbench: first failure:", err) })
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
-	deadline := time.Now().Add(*duration)
-	var ru0 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	start := time.Now()
-	var wg sync.WaitGroup
+	// Connections are opened and bound before the clock starts, so the
+	// figures measure the scenario, not the setup.
+	var ready, wg sync.WaitGroup
+	startc := make(chan struct{})
+	var deadline time.Time
+	ready.Add(*conc)
 	for w := 0; w < *conc; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c, err := ldap.DialURL(*url)
+			if err == nil && *scenario == "search" {
+				err = c.Bind(*adminDN, *adminPW)
+			}
+			ready.Done()
+			<-startc
 			if err != nil {
-				fails.Add(1)
+				report(err)
 				return
 			}
 			defer c.Close()
-			if *scenario == "search" {
-				if err := c.Bind(*adminDN, *adminPW); err != nil {
-					fails.Add(1)
-					return
-				}
-			}
 			var mine []time.Duration
 			for time.Now().Before(deadline) && ops.Load() < int64(*maxOps) {
 				u := fmt.Sprintf("user%05d", rand.IntN(*users))
@@ -88,7 +93,7 @@ func main() {
 				mine = append(mine, time.Since(t0))
 				ops.Add(1)
 				if err != nil {
-					fails.Add(1)
+					report(err)
 				}
 			}
 			mu.Lock()
@@ -96,6 +101,12 @@ func main() {
 			mu.Unlock()
 		}()
 	}
+	ready.Wait()
+	var ru0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	start := time.Now()
+	deadline = start.Add(*duration)
+	close(startc)
 	wg.Wait()
 	elapsed := time.Since(start)
 	var ru1 syscall.Rusage
