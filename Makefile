@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 # Debian packages the tests drive or need: the real clients, and a C
 # toolchain for -race (which needs cgo). Add to this list as tests grow.
-TEST_DEBS ?= ldap-utils gcc libc6-dev
+TEST_DEBS ?= ldap-utils freeradius-utils gcc libc6-dev
 
 .PHONY: build run test test-deps check bench clean
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dird/dird/ldapd"
 	"github.com/dird/dird/policy"
+	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
 )
 
@@ -29,7 +30,7 @@ type Config struct {
 	// LDAP is the LDAP front.
 	LDAP ldapd.Config `mapstructure:"ldap"`
 	// Radius is the RADIUS front.
-	Radius RadiusConfig `mapstructure:"radius"`
+	Radius radiusd.Config `mapstructure:"radius"`
 	// Portal is the web portal.
 	Portal PortalConfig `mapstructure:"portal"`
 	// Metrics is the Prometheus and health endpoint.

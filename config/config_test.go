@@ -15,6 +15,7 @@ import (
 
 	"github.com/dird/dird/ldapd"
 	"github.com/dird/dird/policy"
+	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
 )
 
@@ -75,9 +76,9 @@ func TestLoadDefaults(t *testing.T) {
 			IdleTimeout:    5 * time.Minute,
 			MaxConnections: 10000,
 		},
-		Radius: RadiusConfig{
+		Radius: radiusd.Config{
 			Listen:  "127.0.0.1:1812",
-			Clients: []RadiusClient{{Name: "local", Address: "127.0.0.0/8", Secret: "testing123"}},
+			Clients: []radiusd.Client{{Name: "local", Address: "127.0.0.0/8", Secret: "testing123"}},
 		},
 		Portal: PortalConfig{
 			Listen:    "127.0.0.1:8080",
@@ -156,7 +157,7 @@ notify:
 		{"ldap.anonymous_read", got.LDAP.AnonymousRead, true},
 		{"ldap.idle_timeout", got.LDAP.IdleTimeout, 90 * time.Second},
 		{"ldap.max_connections", got.LDAP.MaxConnections, 50},
-		{"radius.clients", got.Radius.Clients, []RadiusClient{
+		{"radius.clients", got.Radius.Clients, []radiusd.Client{
 			{Name: "office-ap", Address: "10.1.0.0/24", Secret: "a-long-shared-secret"},
 			{Name: "vpn", Address: "10.2.0.7", Secret: "another-secret"},
 		}},
@@ -237,7 +238,7 @@ metrics:
 			name: "a list of mappings is a YAML flow sequence",
 			env:  map[string]string{"DIRD_RADIUS_CLIENTS": "[{name: ap, address: 10.0.0.0/24, secret: s3cret}]"},
 			check: func(c Config) (any, any) {
-				return c.Radius.Clients, []RadiusClient{{Name: "ap", Address: "10.0.0.0/24", Secret: "s3cret"}}
+				return c.Radius.Clients, []radiusd.Client{{Name: "ap", Address: "10.0.0.0/24", Secret: "s3cret"}}
 			},
 		},
 		{

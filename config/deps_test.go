@@ -14,6 +14,7 @@ func TestDeps(t *testing.T) {
 	allowed := []string{
 		"github.com/dird/dird/ldapd",
 		"github.com/dird/dird/policy",
+		"github.com/dird/dird/radiusd",
 		"github.com/dird/dird/store",
 	}
 	for _, imp := range ownImports(t, "github.com/dird/dird/config") {

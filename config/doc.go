@@ -2,7 +2,7 @@
 // built-in defaults into one typed, validated Config.
 //
 // It is the only package that imports viper. It imports the Config types of
-// the packages it composes (store, ldapd, policy) and nothing else of
+// the packages it composes (store, ldapd, radiusd, policy) and nothing else of
 // dird's; cmd/dird and server import it. Every component is handed only its
 // own section.
 //

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -13,10 +12,10 @@ import (
 	"time"
 )
 
-// The sections below belong to packages that are not built yet (radiusd,
-// portal, the metrics endpoint, mail, the notifier). Each moves to its
+// The sections below belong to packages that are not built yet (portal,
+// the metrics endpoint, mail, the notifier). Each moves to its
 // package, Validate and all, when that package is built; config then only
-// composes it, as it does store.Config.
+// composes it, as it does store.Config and radiusd.Config.
 
 // AdminConfig is the administrator: the account that writes the directory
 // with the ordinary OpenLDAP tools. It exists from the first start.
@@ -64,81 +63,6 @@ func (c AdminConfig) ReadPassword() (string, error) {
 		return "", fmt.Errorf("admin.password_file: %q is empty", c.PasswordFile)
 	}
 	return pw, nil
-}
-
-// RadiusConfig is the radius section. It moves to package radiusd.
-type RadiusConfig struct {
-	// Listen is the UDP authentication address; empty turns RADIUS off.
-	Listen string `mapstructure:"listen"`
-	// Clients are the only addresses the server answers.
-	Clients []RadiusClient `mapstructure:"clients"`
-	// EAPTLSCert and EAPTLSKey are the server certificate for PEAP and
-	// EAP-TTLS; a self-signed one is made when both are empty.
-	EAPTLSCert string `mapstructure:"eap_tls_cert"`
-	EAPTLSKey  string `mapstructure:"eap_tls_key"`
-}
-
-// RadiusClient is one network access server (an access point, a switch,
-// a VPN concentrator) allowed to send requests.
-type RadiusClient struct {
-	// Name is used in logs.
-	Name string `mapstructure:"name"`
-	// Address is a CIDR prefix (10.0.0.0/24) or a single address.
-	Address string `mapstructure:"address"`
-	// Secret is the shared secret the client is configured with.
-	Secret string `mapstructure:"secret"`
-}
-
-// Prefix returns the client's address as a prefix; a single address is a
-// /32 (or /128). Validate has checked that it parses.
-func (c RadiusClient) Prefix() (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(c.Address); err == nil {
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(c.Address)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// Validate checks the section without touching the file system.
-func (c RadiusConfig) Validate() error {
-	if c.Listen != "" {
-		if err := validListen("radius.listen", c.Listen); err != nil {
-			return err
-		}
-		if len(c.Clients) == 0 {
-			return errors.New("radius.clients: at least one client is required when radius.listen is set")
-		}
-	}
-	names := map[string]int{}
-	prefixes := map[netip.Prefix]int{}
-	for i, cl := range c.Clients {
-		key := fmt.Sprintf("radius.clients[%d]", i)
-		if cl.Name == "" {
-			return fmt.Errorf("%s.name: required", key)
-		}
-		if j, dup := names[cl.Name]; dup {
-			return fmt.Errorf("%s.name: %q is already the name of radius.clients[%d]", key, cl.Name, j)
-		}
-		names[cl.Name] = i
-		p, err := cl.Prefix()
-		if err != nil {
-			return fmt.Errorf("%s.address: %q is not a CIDR prefix or an IP address", key, cl.Address)
-		}
-		if j, dup := prefixes[p]; dup {
-			return fmt.Errorf("%s.address: %s is already the address of radius.clients[%d]", key, p, j)
-		}
-		prefixes[p] = i
-		if cl.Secret == "" {
-			return fmt.Errorf("%s.secret: required", key)
-		}
-	}
-	if (c.EAPTLSCert == "") != (c.EAPTLSKey == "") {
-		return errors.New("radius.eap_tls_cert, radius.eap_tls_key: set both or neither")
-	}
-	return nil
 }
 
 // PortalConfig is the portal section. It moves to package portal.
@@ -272,8 +196,6 @@ func validListen(key, addr string) error {
 
 func examplePort(key string) string {
 	switch key {
-	case "radius.listen":
-		return "1812"
 	case "portal.listen":
 		return "8080"
 	case "metrics.listen":

@@ -85,7 +85,10 @@ type Dird struct {
 	*server.Server
 	// LDAPURL is ldap://host:port of the LDAP listener.
 	LDAPURL string
-	Log     *LogBuffer
+	// RadiusAddr is host:port of the RADIUS (UDP) listener; "" when
+	// radius.listen is empty.
+	RadiusAddr string
+	Log        *LogBuffer
 }
 
 // Options tune Start.
@@ -116,7 +119,7 @@ func Start(t testing.TB, cfg config.Config, o Options) *Dird {
 			t.Logf("dird log:\n%s", logs.String())
 		}
 	})
-	return &Dird{Server: s, LDAPURL: "ldap://" + s.Addr("ldap"), Log: logs}
+	return &Dird{Server: s, LDAPURL: "ldap://" + s.Addr("ldap"), RadiusAddr: s.Addr("radius"), Log: logs}
 }
 
 // LogBuffer collects log output safely across goroutines.

@@ -1,0 +1,15 @@
+// Package radiusd is the RADIUS front (RFC 2865) for Wi-Fi and VPN: its
+// own UDP loop (server.go) on layeh.com/radius's packet codec and
+// dictionaries, with client lookup by source address, the
+// Message-Authenticator every request must carry and every reply carries
+// first (RFC 3579 §3.2, the BlastRADIUS mitigation, msgauth.go), the
+// RFC 5080 duplicate cache (dedup.go), Status-Server (RFC 5997) and one
+// file per kind of request: access.go for Access-Request (PAP today), and
+// mschap.go for the MS-CHAPv2 cryptography (RFC 2759, RFC 3079).
+//
+// It only translates: every credential decision goes to package policy
+// through policy.Door.Authenticate, so RADIUS failures count toward the
+// same lockout as LDAP ones. It imports policy and store (never another
+// front) and is imported by server and config (for Config). No
+// layeh.com/radius type appears in its exported API.
+package radiusd
