@@ -16,4 +16,3 @@ func BenchmarkVerifyArgon2idDefault(b *testing.B) {
 		}
 	}
 }
-
