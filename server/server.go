@@ -17,6 +17,7 @@ import (
 	"github.com/dird/dird/config"
 	"github.com/dird/dird/ldapd"
 	"github.com/dird/dird/policy"
+	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
 	"github.com/dird/dird/store/badgerkv"
 )
@@ -38,9 +39,12 @@ type Server struct {
 	dir  *store.Directory
 	door *policy.Door
 	ldap *ldapd.Server
+	// radius is nil when radius.listen is empty.
+	radius *radiusd.Server
 
 	addrs map[string]string
 	errc  chan error
+	ctl   *control // the control socket (ops_control.go); nil without one
 	wg    sync.WaitGroup
 }
 
@@ -88,7 +92,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 		}
 	}()
 	var err error
-	s.dir, err = store.Open(ctx, s.kv, store.Options{BaseDN: cfg.BaseDN, Now: o.Now})
+	s.dir, err = store.Open(ctx, s.kv, store.Options{BaseDN: cfg.BaseDN, AdminDN: cfg.Admin.DN, Now: o.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +144,27 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 			return nil, err
 		}
 	}
+	if cfg.Radius.Listen != "" {
+		pc, err := net.ListenPacket("udp", cfg.Radius.Listen)
+		if err != nil {
+			s.ldap.Shutdown(ctx)
+			return nil, fmt.Errorf("radius: listening on %s: %w", cfg.Radius.Listen, err)
+		}
+		s.radius = radiusd.New(cfg.Radius, s.door, s.dir, log.With("front", "radius"))
+		s.addrs["radius"] = pc.LocalAddr().String()
+		log.Info("listening", "front", "radius", "addr", pc.LocalAddr().String())
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.radius.ServePacket(pc); err != nil && !errors.Is(err, radiusd.ErrServerClosed) {
+				s.errc <- fmt.Errorf("radius: serving %s: %w", cfg.Radius.Listen, err)
+			}
+		}()
+	}
+	if o.KV == nil {
+		// dird export and dird backup reach a running server here.
+		s.ctl = startControl(cfg, s.kv, s.dir, log)
+	}
 	ok = true
 	return s, nil
 }
@@ -155,7 +180,8 @@ func loadTLS(c ldapd.Config) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// Addr returns the bound address of a front ("ldap", "ldaps"), or "".
+// Addr returns the bound address of a front ("ldap", "ldaps", "radius"),
+// or "".
 func (s *Server) Addr(front string) string { return s.addrs[front] }
 
 // Directory returns the directory (for tests and operations commands).
@@ -170,7 +196,13 @@ func (s *Server) Err() <-chan error { return s.errc }
 // Shutdown stops the fronts, waits for in-flight work until ctx is done,
 // and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.ctl.stop(ctx)
 	err := s.ldap.Shutdown(ctx)
+	if s.radius != nil {
+		if rerr := s.radius.Shutdown(ctx); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
 	s.wg.Wait()
 	if cerr := s.kv.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing store: %w", cerr)
