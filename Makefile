@@ -4,9 +4,11 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-# Debian packages the tests drive or need: the real clients, and a C
-# toolchain for -race (which needs cgo). Add to this list as tests grow.
-TEST_DEBS ?= ldap-utils freeradius-utils gcc libc6-dev
+# Debian packages the tests drive or need: the real clients, OpenLDAP's
+# server tools (slapadd, slapcat, slapd: the migration round trip; its
+# service is never started), and a C toolchain for -race (which needs
+# cgo). Add to this list as tests grow.
+TEST_DEBS ?= ldap-utils freeradius-utils slapd gcc libc6-dev
 
 .PHONY: build run test test-deps check bench clean
 
@@ -17,7 +19,10 @@ run: build
 	bin/dird serve --config config.example.yaml
 
 # test-deps installs whichever of TEST_DEBS is missing. It asks apt only
-# when something is missing, so it is quick and offline once done.
+# when something is missing, so it is quick and offline once done. A
+# package with a service (slapd) must not start it: unless the machine
+# already has one, a policy-rc.d that forbids starting services is put in
+# place for the install and removed afterwards.
 test-deps:
 	@missing=""; \
 	if ! command -v dpkg >/dev/null 2>&1; then \
@@ -37,6 +42,11 @@ test-deps:
 		exit 1; \
 	fi; \
 	echo "test-deps: installing$$missing"; \
+	if [ ! -e /usr/sbin/policy-rc.d ]; then \
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT; trap 'exit 1' INT TERM; \
+		printf '#!/bin/sh\n# make test-deps: no service starts while it installs\nexit 101\n' >/usr/sbin/policy-rc.d; \
+		chmod 755 /usr/sbin/policy-rc.d; \
+	fi; \
 	apt-get update -q && \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
 

@@ -31,6 +31,9 @@ var indexedSet = func() map[string]bool {
 type Options struct {
 	// BaseDN is the naming context; its entry is created at first open.
 	BaseDN string
+	// NoBaseEntry leaves an absent base entry absent, for read-only uses
+	// of a store that may never have been served (dird export).
+	NoBaseEntry bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// AdminDN, when set and directly under BaseDN, gets an entry at first
@@ -61,7 +64,9 @@ func Open(ctx context.Context, kv KV, o Options) (*Directory, error) {
 		d.now = time.Now
 	}
 	_, err = d.Get(ctx, base)
-	if errors.Is(err, ErrNoSuchObject) {
+	if errors.Is(err, ErrNoSuchObject) && o.NoBaseEntry {
+		err = nil
+	} else if errors.Is(err, ErrNoSuchObject) {
 		err = d.Update(ctx, func(tx *Txn) error { return tx.addBase() })
 	}
 	if err != nil {
@@ -173,6 +178,8 @@ type Txn struct {
 	tx    Tx
 	creds bool
 	now   time.Time
+	// loading is set during Load: operational attributes are kept.
+	loading bool
 }
 
 // Now is the transaction's clock reading.
@@ -198,6 +205,9 @@ func (t *Txn) put(e *Entry) error {
 // checkWritable refuses attributes the caller may not write.
 func (t *Txn) checkWritable(name string) error {
 	at := LookupAttr(name)
+	if t.loading && loadKept[at.lower] {
+		return nil
+	}
 	if at.Class != Public && !t.creds {
 		return fmt.Errorf("%w: %s", ErrCredentialAttribute, at.Name)
 	}
@@ -261,6 +271,43 @@ func (t *Txn) Add(e *Entry, actor string) error {
 	return t.insert(e, actor)
 }
 
+// loadKept are the operational attributes Load keeps (lower case).
+var loadKept = map[string]bool{"entryuuid": true, "createtimestamp": true, "creatorsname": true, "modifytimestamp": true, "modifiersname": true}
+
+// Load adds e as an import does (dird import): like Add, except that the
+// operational attributes e carries (entryUUID, createTimestamp,
+// creatorsName, modifyTimestamp, modifiersName) are kept instead of
+// refused, so that an entry keeps its identity and history across a
+// migration or an export and import; those missing are filled in as Add
+// fills them. Computed attributes (memberOf, hasSubordinates, entryDN, ...)
+// are still refused: they are not stored.
+func (t *Txn) Load(e *Entry, actor string) error {
+	if v := e.Get("entryUUID"); len(v) > 0 && !isUUID(v[0]) {
+		return fmt.Errorf("%w: entryUUID: %q is not a UUID", ErrInvalidSyntax, v[0])
+	}
+	t.loading = true
+	defer func() { t.loading = false }()
+	return t.Add(e, actor)
+}
+
+// isUUID reports whether s has the RFC 4122 text form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !isHex(c):
+			return false
+		}
+	}
+	return true
+}
+
 // insert adds the entry after normalising its attributes, adding the RDN
 // values, checking the schema and claiming unique values.
 func (t *Txn) insert(e *Entry, actor string) error {
@@ -302,12 +349,22 @@ func (t *Txn) insert(e *Entry, actor string) error {
 	if e.First("entryUUID") == "" {
 		e.Set("entryUUID", newUUID())
 	}
-	if e.First("createTimestamp") == "" {
-		e.Set("createTimestamp", ts)
-		e.Set("creatorsName", actor)
+	switch {
+	case t.loading:
+		// An import keeps the history it brings and fills in the rest.
+		for _, kv := range [][2]string{{"createTimestamp", ts}, {"creatorsName", actor}, {"modifyTimestamp", ts}, {"modifiersName", actor}} {
+			if len(e.Get(kv[0])) == 0 {
+				e.Set(kv[0], kv[1])
+			}
+		}
+	default:
+		if e.First("createTimestamp") == "" {
+			e.Set("createTimestamp", ts)
+			e.Set("creatorsName", actor)
+		}
+		e.Set("modifyTimestamp", ts)
+		e.Set("modifiersName", actor)
 	}
-	e.Set("modifyTimestamp", ts)
-	e.Set("modifiersName", actor)
 	if err := t.reindex(nil, e); err != nil {
 		return err
 	}

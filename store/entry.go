@@ -120,6 +120,13 @@ func treeKey(dn DN) string {
 	return b.String()
 }
 
+// IndexKey reports whether key is an equality-index key. Transactions
+// write index keys but never read them back by key: only searches scan
+// them. So a KV on which writes are only checked, never searched (dird
+// import's check, in package server), may count them without keeping
+// them.
+func IndexKey(key []byte) bool { return len(key) > 0 && key[0] == prefixIndex }
+
 func entryKey(tk string) []byte {
 	k := make([]byte, 0, len(tk)+1)
 	k = append(k, prefixEntry)

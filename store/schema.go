@@ -71,6 +71,9 @@ func defAttr(names string, m matchKind, single bool, opts ...func(*AttrType)) {
 	}
 	for _, n := range list {
 		attrTypes[strings.ToLower(n)] = at
+		// Also as spelled, so that LookupAttr finds the usual spelling
+		// without lower-casing it (an allocation on every lookup).
+		attrTypes[n] = at
 	}
 }
 

@@ -46,7 +46,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
-		fmt.Fprintf(stderr, "dird: %s\n", oneLine(err.Error()))
+		prefix := "dird"
+		if ce := (*cmdError)(nil); errors.As(err, &ce) {
+			prefix += " " + ce.cmd // "dird import: ..."
+		}
+		fmt.Fprintf(stderr, "%s: %s\n", prefix, oneLine(err.Error()))
 		return ee.code
 	}
 	// Anything else is cobra refusing the command line.
@@ -70,6 +74,10 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newServeCmd(stderr),
 		newCheckConfigCmd(stdout),
 		newVersionCmd(stdout),
+		newImportCmd(stdout, stderr),
+		newExportCmd(stdout, stderr),
+		newBackupCmd(stdout),
+		newRestoreCmd(stdout),
 	)
 	return root
 }
