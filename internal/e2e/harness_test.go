@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dird/dird/internal/dirdproc"
 )
 
 const (
@@ -38,29 +40,13 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go env GOMOD: %v\n", err)
-		return 1
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	tmp, err := os.MkdirTemp("", "dird-e2e-")
+	bin, cleanup, err := dirdproc.Build(raceEnabled)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
-	defer os.RemoveAll(tmp)
-	dirdBin = filepath.Join(tmp, "dird")
-	args := []string{"build", "-o", dirdBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "./cmd/dird")...)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: building dird: %v\n%s", err, out)
-		return 1
-	}
+	defer cleanup()
+	dirdBin = bin
 	return m.Run()
 }
 
@@ -178,11 +164,7 @@ func launch(t *testing.T, path, dir string) *dird {
 	d.cmd.Dir = dir
 	// Only the file configures the server: DIRD_* variables from the
 	// environment of whoever runs the tests would override it.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DIRD_") {
-			d.cmd.Env = append(d.cmd.Env, kv)
-		}
-	}
+	d.cmd.Env = dirdproc.Env()
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/dird/dird/internal/dirdproc"
 )
 
 const (
@@ -32,29 +34,13 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "opstest: go env GOMOD: %v\n", err)
-		return 1
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	tmp, err := os.MkdirTemp("", "dird-opstest-")
+	bin, cleanup, err := dirdproc.Build(raceEnabled)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "opstest: %v\n", err)
 		return 1
 	}
-	defer os.RemoveAll(tmp)
-	dirdBin = filepath.Join(tmp, "dird")
-	args := []string{"build", "-o", dirdBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "./cmd/dird")...)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "opstest: building dird: %v\n%s", err, out)
-		return 1
-	}
+	defer cleanup()
+	dirdBin = bin
 	return m.Run()
 }
 
@@ -115,25 +101,13 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.exit, r.stdout, r.stderr)
 }
 
-// env is the environment for the commands: ours, without DIRD_*
-// variables, which would override the configuration file.
-func env() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DIRD_") {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
 // run runs a command with a time limit; stdin may be nil.
 func run(t *testing.T, stdin []byte, name string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = env()
+	cmd.Env = dirdproc.Env()
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -175,7 +149,7 @@ func (s *site) serve() *served {
 	t.Helper()
 	p := &served{t: t, done: make(chan struct{})}
 	p.cmd = exec.Command(dirdBin, "serve", "--config", s.cfg)
-	p.cmd.Env = env()
+	p.cmd.Env = dirdproc.Env()
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
