@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dird/dird/ldapd"
+	"github.com/dird/dird/mail"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
@@ -36,7 +37,7 @@ type Config struct {
 	// Metrics is the Prometheus and health endpoint.
 	Metrics MetricsConfig `mapstructure:"metrics"`
 	// Mail is how the portal and the notifier send email.
-	Mail MailConfig `mapstructure:"mail"`
+	Mail mail.Config `mapstructure:"mail"`
 	// Policy is the password policy every front applies.
 	Policy policy.Config `mapstructure:"policy"`
 	// Notify is the password expiry notifier.

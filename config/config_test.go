@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dird/dird/ldapd"
+	"github.com/dird/dird/mail"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
@@ -85,7 +86,7 @@ func TestLoadDefaults(t *testing.T) {
 			PublicURL: "http://127.0.0.1:8080",
 			ResetTTL:  10 * time.Minute,
 		},
-		Mail: MailConfig{Driver: "log", From: "dird@example.com", SMTPHost: "127.0.0.1", SMTPPort: 25},
+		Mail: mail.Config{Driver: "log", From: "dird@example.com", SMTPHost: "127.0.0.1", SMTPPort: 25},
 		Policy: policy.Config{
 			MinLength:       8,
 			MaxLength:       128,

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/mail"
 	"net/url"
 	"os"
 	"strconv"
@@ -116,37 +115,6 @@ func (c MetricsConfig) Validate() error {
 		return nil
 	}
 	return validListen("metrics.listen", c.Listen)
-}
-
-// MailConfig is the mail section. It moves to the package that sends mail.
-type MailConfig struct {
-	// Driver is "log" (mail is written to the log, for local use) or
-	// "smtp".
-	Driver string `mapstructure:"driver"`
-	// From is the sender address of every message.
-	From string `mapstructure:"from"`
-	// SMTPHost and SMTPPort are the relay for the smtp driver.
-	SMTPHost string `mapstructure:"smtp_host"`
-	SMTPPort int    `mapstructure:"smtp_port"`
-}
-
-// Validate checks the section without touching the file system.
-func (c MailConfig) Validate() error {
-	switch c.Driver {
-	case "log", "smtp":
-	default:
-		return fmt.Errorf("mail.driver: %q is not one of log, smtp", c.Driver)
-	}
-	if _, err := mail.ParseAddress(c.From); err != nil {
-		return fmt.Errorf("mail.from: %q is not an email address", c.From)
-	}
-	if c.Driver == "smtp" && c.SMTPHost == "" {
-		return errors.New("mail.smtp_host: required when mail.driver is smtp")
-	}
-	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
-		return fmt.Errorf("mail.smtp_port: %d is not a port from 1 to 65535", c.SMTPPort)
-	}
-	return nil
 }
 
 // NotifyConfig is the notify section. It moves to the notifier's package.
