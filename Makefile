@@ -9,6 +9,14 @@ LDFLAGS := -X main.version=$(VERSION)
 # service is never started), and a C toolchain for -race (which needs
 # cgo). Add to this list as tests grow.
 TEST_DEBS ?= ldap-utils freeradius-utils slapd gcc libc6-dev
+# One line per front or feature, so each stays beside its reason.
+# RADIUS EAP: wpa_supplicant's eapol_test drives PEAP and EAP-TTLS.
+TEST_DEBS += eapoltest
+# The portal's end-to-end tests drive Debian's headless Chromium.
+TEST_DEBS += chromium
+# Linux hosts: SSSD and nslcd at a PAM prompt (see internal/sssdtest).
+# Deployment: systemd-analyze verifies the unit in deploy/.
+TEST_DEBS += systemd
 
 .PHONY: build run test test-deps check bench clean
 
