@@ -42,6 +42,8 @@ type Config struct {
 	Policy policy.Config `mapstructure:"policy"`
 	// Notify is the password expiry notifier.
 	Notify NotifyConfig `mapstructure:"notify"`
+	// Log is how dird writes its log.
+	Log LogConfig `mapstructure:"log"`
 }
 
 // defaults holds a value for every key, as CONTRACT.md's example shows
@@ -112,6 +114,9 @@ func defaults() map[string]any {
 
 		"notify.expiry_notice": []string{"7d", "3d", "1d"},
 		"notify.interval":      "1h",
+
+		"log.level":  "info",
+		"log.format": "json",
 	}
 }
 

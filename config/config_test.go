@@ -104,6 +104,7 @@ func TestLoadDefaults(t *testing.T) {
 			ExpiryNotice: []time.Duration{7 * 24 * time.Hour, 3 * 24 * time.Hour, 24 * time.Hour},
 			Interval:     time.Hour,
 		},
+		Log: LogConfig{Level: "info", Format: "json"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
@@ -356,6 +357,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "invalid duration", file: "policy:\n  max_age: 90 days\n", want: []string{"policy.max_age:", `"90 days" is not a duration`}},
 		{name: "duration without unit", file: "ldap:\n  idle_timeout: 300\n", want: []string{"ldap.idle_timeout: 300 has no unit"}},
 		{name: "invalid duration in a list", file: "notify:\n  expiry_notice: [7d, soon]\n", want: []string{"notify.expiry_notice[1]:", `"soon"`}},
+		{name: "unknown log level", file: "log:\n  level: verbose\n", want: []string{"log.level:", "debug, info, warn or error"}},
+		{name: "unknown log format", file: "log:\n  format: xml\n", want: []string{"log.format:", "json or text"}},
 		{name: "wrong type", file: "ldap:\n  max_connections: many\n", want: []string{"ldap.max_connections:", "whole number"}},
 		{name: "mapping where a value belongs", file: "ldap:\n  listen: {host: x}\n", want: []string{"ldap.listen:", "got a mapping"}},
 		{name: "base_dn missing", replace: true, file: "admin: {dn: cn=admin, password: x}\n", want: []string{"base_dn: required"}},

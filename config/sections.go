@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -146,6 +147,43 @@ func (c NotifyConfig) Validate() error {
 		return fmt.Errorf("notify.interval: %s is below 1s; use e.g. 1h, or 0 for off", c.Interval)
 	}
 	return nil
+}
+
+// LogConfig is the log section: how much dird writes and in which form.
+type LogConfig struct {
+	// Level is the least severe line written: debug, info, warn or error.
+	// debug adds a line per LDAP search with the plan that answered it.
+	Level string `mapstructure:"level"`
+	// Format is json (one object per line, for log collectors) or text
+	// (key=value, for reading on a terminal).
+	Format string `mapstructure:"format"`
+}
+
+// Validate checks the section without touching the file system.
+func (c LogConfig) Validate() error {
+	if _, err := c.SlogLevel(); err != nil {
+		return err
+	}
+	switch c.Format {
+	case "json", "text":
+		return nil
+	}
+	return fmt.Errorf("log.format: %q is not json or text", c.Format)
+}
+
+// SlogLevel is Level as a log/slog level.
+func (c LogConfig) SlogLevel() (slog.Level, error) {
+	switch strings.ToLower(c.Level) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Level)
 }
 
 // validListen checks a listen address: host:port with a numeric port, the

@@ -36,7 +36,7 @@ func (c Config) Validate() error {
 	}
 
 	for _, v := range []interface{ Validate() error }{
-		c.Store, c.LDAP, c.Radius, c.Portal, c.Metrics, c.Mail, c.Policy, c.Notify,
+		c.Store, c.LDAP, c.Radius, c.Portal, c.Metrics, c.Mail, c.Policy, c.Notify, c.Log,
 	} {
 		if err := v.Validate(); err != nil {
 			return err

@@ -96,7 +96,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			log := slog.New(slog.NewJSONHandler(stderr, nil))
+			log := newLogger(stderr, cfg.Log)
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -163,4 +163,18 @@ func configPath(cmd *cobra.Command) (string, error) {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// newLogger writes at the configured level and format. config.Validate
+// has checked both, so the fallback to info is never taken in practice.
+func newLogger(w io.Writer, c config.LogConfig) *slog.Logger {
+	level, err := c.SlogLevel()
+	if err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
