@@ -3,6 +3,7 @@ package radiusd
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,10 +38,12 @@ const (
 // Server is the RADIUS front. Create it with New, then call ServePacket
 // for each UDP socket.
 type Server struct {
-	door    *policy.Door
-	log     *slog.Logger
-	clients []client
-	drops   dropLog
+	door      *policy.Door
+	log       *slog.Logger
+	clients   []client
+	drops     dropLog
+	convs     *conversations // EAP conversations in progress
+	tlsConfig *tls.Config    // PEAP and EAP-TTLS
 
 	ctx      context.Context // parent of every request's context
 	cancel   context.CancelFunc
@@ -81,14 +84,35 @@ type request struct {
 	entry   *dedupEntry
 }
 
+// Options are wiring choices that are not configuration.
+type Options struct {
+	// CertDir is where the self-signed EAP certificate is kept when
+	// radius.eap_tls_cert is not set (the store's directory).
+	CertDir string
+}
+
 // New returns a server that answers the clients of cfg through door. cfg
 // has been validated; a client whose address does not parse is left out.
 // dir is for authorisation (per-client groups, VLAN attributes), which is
-// not built yet.
-func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger) *Server {
+// not built yet. It fails when the EAP certificate cannot be loaded or
+// made.
+func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger, o Options) (*Server, error) {
+	cert, err := eapCertificate(cfg, o.CertDir, log)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		door: door, log: log,
+		convs: newConversations(log),
+		tlsConfig: &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+			// No resumption: a resumed session would skip the inner
+			// authentication, so a locked account could keep coming
+			// back; and TLS 1.3 tickets would be extra messages.
+			SessionTicketsDisabled: true,
+		},
 		ctx: ctx, cancel: cancel,
 		stopping: make(chan struct{}),
 		slots:    make(chan struct{}, maxInFlight),
@@ -108,7 +132,7 @@ func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger) 
 				"client", c.Name, "address", p.String())
 		}
 	}
-	return s
+	return s, nil
 }
 
 func weakSecret(s string) bool { return len(s) < 16 || s == "testing123" }
@@ -185,6 +209,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	<-done
+	s.convs.closeAll()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.pc.Close()

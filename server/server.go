@@ -145,12 +145,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 		}
 	}
 	if cfg.Radius.Listen != "" {
+		s.radius, err = radiusd.New(cfg.Radius, s.door, s.dir, log.With("front", "radius"), radiusd.Options{CertDir: cfg.Store.Path})
+		if err != nil {
+			s.ldap.Shutdown(ctx)
+			return nil, err
+		}
 		pc, err := net.ListenPacket("udp", cfg.Radius.Listen)
 		if err != nil {
 			s.ldap.Shutdown(ctx)
 			return nil, fmt.Errorf("radius: listening on %s: %w", cfg.Radius.Listen, err)
 		}
-		s.radius = radiusd.New(cfg.Radius, s.door, s.dir, log.With("front", "radius"))
 		s.addrs["radius"] = pc.LocalAddr().String()
 		log.Info("listening", "front", "radius", "addr", pc.LocalAddr().String())
 		s.wg.Add(1)
