@@ -14,6 +14,7 @@ import (
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
+	"layeh.com/radius/vendors/microsoft"
 )
 
 // EAP over RADIUS (RFC 3579). The access point relays each EAP packet in
@@ -412,7 +413,7 @@ func (s *Server) eapContinue(ctx context.Context, r *request, c *conversation, p
 		return eapFailure(p.id), true
 	}
 	attrs := eapAttributes(eapPacket{code: eapCodeSuccess, id: p.id}.encode())
-	keys, err := mppeKeyAttributes(step.msk[:32], step.msk[32:64], r.client.secret, r.pkt.Authenticator[:])
+	keys, err := mppeKeyAttributes(step.msk, r.client.secret, r.pkt.Authenticator)
 	if err != nil {
 		log.Error("radius EAP rejected: MPPE keys not encrypted", "user", step.user, "err", err.Error())
 		return eapFailure(p.id), true
@@ -488,4 +489,19 @@ func printable(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// mppeKeyAttributes are MS-MPPE-Recv-Key (the MSK's first 32 bytes) and
+// MS-MPPE-Send-Key (the next 32), encrypted per RFC 2548 §2.4.2-3 with
+// the shared secret, the request's authenticator and a random salt: the
+// access point's PMK is the Recv-Key (RFC 5216 §2.3, IEEE 802.11).
+func mppeKeyAttributes(msk, secret []byte, reqAuth [16]byte) (radius.Attributes, error) {
+	p := &radius.Packet{Secret: secret, Authenticator: reqAuth}
+	if err := microsoft.MSMPPERecvKey_Add(p, msk[:32]); err != nil {
+		return nil, err
+	}
+	if err := microsoft.MSMPPESendKey_Add(p, msk[32:64]); err != nil {
+		return nil, err
+	}
+	return p.Attributes, nil
 }

@@ -2,7 +2,6 @@ package radiusd
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -11,8 +10,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"layeh.com/radius"
 )
 
 // The TLS tunnel of PEAP and EAP-TTLS. Both carry TLS records inside EAP
@@ -432,34 +429,3 @@ func (c *pipeConn) RemoteAddr() net.Addr             { return pipeAddr{} }
 func (c *pipeConn) SetDeadline(time.Time) error      { return nil }
 func (c *pipeConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *pipeConn) SetWriteDeadline(time.Time) error { return nil }
-
-// mppeKeyAttributes are MS-MPPE-Recv-Key and MS-MPPE-Send-Key (RFC 2548
-// §2.4.2, §2.4.3), each encrypted with the shared secret, the request's
-// authenticator and a random salt whose high bit is set; the encryption
-// is RFC 2868's Tunnel-Password one.
-func mppeKeyAttributes(recv, send, secret, requestAuth []byte) (radius.Attributes, error) {
-	var attrs radius.Attributes
-	for _, k := range []struct {
-		typ byte
-		key []byte
-	}{{17, recv}, {16, send}} { // MS-MPPE-Recv-Key = 17, MS-MPPE-Send-Key = 16
-		var salt [2]byte
-		if _, err := rand.Read(salt[:]); err != nil {
-			return nil, err
-		}
-		salt[0] |= 0x80
-		enc, err := radius.NewTunnelPassword(k.key, salt[:], secret, requestAuth)
-		if err != nil {
-			return nil, err
-		}
-		vsa, err := radius.NewVendorSpecific(microsoftVendorID, append([]byte{k.typ, byte(2 + len(enc))}, enc...))
-		if err != nil {
-			return nil, err
-		}
-		attrs = append(attrs, &radius.AVP{Type: 26, Attribute: vsa})
-	}
-	return attrs, nil
-}
-
-// microsoftVendorID is the SMI enterprise number of Microsoft (RFC 2548).
-const microsoftVendorID = 311

@@ -39,11 +39,14 @@ const (
 // for each UDP socket.
 type Server struct {
 	door      *policy.Door
+	dir       *store.Directory
 	log       *slog.Logger
 	clients   []client
 	drops     dropLog
 	convs     *conversations // EAP conversations in progress
 	tlsConfig *tls.Config    // PEAP and EAP-TTLS
+	// groupReplies are radius.group_replies in key order (authz.go).
+	groupReplies []groupReplyRule
 
 	ctx      context.Context // parent of every request's context
 	cancel   context.CancelFunc
@@ -62,6 +65,8 @@ type client struct {
 	name   string
 	prefix netip.Prefix
 	secret []byte
+	// groups restricts the client to their members; empty: anyone.
+	groups []groupRef
 }
 
 // conn is one socket being served, with its duplicate cache (RFC 5080
@@ -93,9 +98,8 @@ type Options struct {
 
 // New returns a server that answers the clients of cfg through door. cfg
 // has been validated; a client whose address does not parse is left out.
-// dir is for authorisation (per-client groups, VLAN attributes), which is
-// not built yet. It fails when the EAP certificate cannot be loaded or
-// made.
+// dir is for authorisation (per-client groups, group reply attributes).
+// It fails when the EAP certificate cannot be loaded or made.
 func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger, o Options) (*Server, error) {
 	cert, err := eapCertificate(cfg, o.CertDir, log)
 	if err != nil {
@@ -103,8 +107,9 @@ func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger, 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		door: door, log: log,
-		convs: newConversations(log),
+		door: door, dir: dir, log: log,
+		groupReplies: parseGroupReplies(cfg.GroupReplies),
+		convs:        newConversations(log),
 		tlsConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			MinVersion:   tls.VersionTLS12,
@@ -124,7 +129,11 @@ func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger, 
 			log.Error("radius client left out: address does not parse", "client", c.Name, "address", c.Address)
 			continue
 		}
-		s.clients = append(s.clients, client{name: c.Name, prefix: p, secret: []byte(c.Secret)})
+		cl := client{name: c.Name, prefix: p, secret: []byte(c.Secret)}
+		for _, g := range c.Groups {
+			cl.groups = append(cl.groups, parseGroupRef(g))
+		}
+		s.clients = append(s.clients, cl)
 		if weakSecret(c.Secret) && !loopbackOnly(p) {
 			// FreeRADIUS's clients.conf: shared secrets typed by hand are
 			// trivial to crack; a captured request gives an offline guess.
