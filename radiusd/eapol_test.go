@@ -276,6 +276,7 @@ type supplicant struct {
 	tls13    bool
 	user, pw string
 	fragment int // fragment_size; 0: the default
+	timeout  int // eapol_test -t, seconds; 0: 20
 	extra    []string
 }
 
@@ -321,7 +322,11 @@ func (p *servedDird) eapolTest(sup supplicant) eapolResult {
 	host, port, _ := strings.Cut(p.radius, ":")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	args := append([]string{"-c", path, "-a", host, "-p", port, "-s", eapSecret, "-t", "20"}, sup.extra...)
+	timeout := sup.timeout
+	if timeout == 0 {
+		timeout = 20
+	}
+	args := append([]string{"-c", path, "-a", host, "-p", port, "-s", eapSecret, "-t", fmt.Sprint(timeout)}, sup.extra...)
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	var ee *exec.ExitError
 	switch {
@@ -386,7 +391,11 @@ func TestEAPOLTest(t *testing.T) {
 		tc{"EAP-TTLS/PAP with 150-byte fragments over TLS 1.3", supplicant{eap: "TTLS", phase2: "auth=PAP", tls13: true, user: "alice", pw: pw["alice"], fragment: 150,
 			extra: []string{"-N", "12:d:200"}}, 0},
 		tc{"PEAP-MSCHAPv2 on a locked account", supplicant{eap: "PEAP", phase2: "auth=MSCHAPV2", user: "locked", pw: pw["locked"]}, eapolExitReject},
-		tc{"PEAP-MSCHAPv2 on an expired password", supplicant{eap: "PEAP", phase2: "auth=MSCHAPV2", user: "expired", pw: pw["expired"]}, eapolExitReject},
+		// E=648 makes wpa_supplicant wait for a new password from its
+		// user (MS-CHAPv2 Change-Password, which dird does not serve):
+		// it never answers, so the run ends in its timeout, unaccepted,
+		// and eapol_test exits as after a reject (no keys).
+		tc{"PEAP-MSCHAPv2 on an expired password gets E=648", supplicant{eap: "PEAP", phase2: "auth=MSCHAPV2", user: "expired", pw: pw["expired"], timeout: 4}, eapolExitReject},
 		tc{"EAP-TTLS/PAP on a locked account", supplicant{eap: "TTLS", phase2: "auth=PAP", user: "locked", pw: pw["locked"]}, eapolExitReject},
 		tc{"EAP-TTLS/PAP on an expired password", supplicant{eap: "TTLS", phase2: "auth=PAP", user: "expired", pw: pw["expired"]}, eapolExitReject},
 	)
@@ -396,7 +405,18 @@ func TestEAPOLTest(t *testing.T) {
 			if r.exit != tt.want {
 				t.Errorf("eapol_test exit %d, want %d\n%s", r.exit, tt.want, tailLines(r.out, 80))
 			}
-			if tt.want == eapolExitReject && !strings.Contains(r.out, "(Access-Reject)") {
+			switch {
+			case strings.Contains(r.out, "(Access-Accept)") && tt.want != 0:
+				t.Errorf("eapol_test got an Access-Accept:\n%s", tailLines(r.out, 40))
+			case tt.sup.user == "expired" && tt.sup.eap == "PEAP":
+				if !strings.Contains(r.out, "E=648") {
+					t.Errorf("eapol_test did not get MS-CHAPv2 error 648:\n%s", tailLines(r.out, 40))
+				}
+			case tt.sup.user == "locked" && tt.sup.eap == "PEAP" && !strings.Contains(r.out, "E=647"):
+				t.Errorf("eapol_test did not get MS-CHAPv2 error 647:\n%s", tailLines(r.out, 40))
+			case tt.sup.user == "bob" && tt.sup.eap == "PEAP" && !strings.Contains(r.out, "E=691"):
+				t.Errorf("eapol_test did not get MS-CHAPv2 error 691:\n%s", tailLines(r.out, 40))
+			case tt.want == eapolExitReject && !strings.Contains(r.out, "(Access-Reject)"):
 				t.Errorf("eapol_test did not get an Access-Reject:\n%s", tailLines(r.out, 40))
 			}
 			if tt.want == 0 && !strings.Contains(r.out, "MPPE keys OK: 1  mismatch: 0") {

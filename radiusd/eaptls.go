@@ -85,6 +85,7 @@ func (s *Server) newTLSMethod(c *conversation) *tlsMethod {
 		m.inner = s.ttlsInner
 	}
 	m.tun = newTunnel(s.ctx, s.tlsConfig, m.typ, m.log, m.inner)
+	m.tun.client, m.tun.outer = c.client, c.outer
 	return m
 }
 
@@ -189,6 +190,8 @@ func (m *tlsMethod) nextFragment() []byte {
 // tunnel is the server end of one TLS connection and the goroutine that
 // runs it.
 type tunnel struct {
+	client  *client // for authorisation
+	outer   string  // the outer identity, for logs
 	conn    *pipeConn
 	tls     *tls.Conn
 	typ     byte
@@ -352,6 +355,13 @@ type pipeConn struct {
 
 func newPipeConn() *pipeConn {
 	return &pipeConn{turn: make(chan struct{}), yield: make(chan struct{}), closing: make(chan struct{})}
+}
+
+// pending reports whether output waits to be sent.
+func (c *pipeConn) pending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.out) > 0
 }
 
 func (c *pipeConn) push(b []byte) {

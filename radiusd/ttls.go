@@ -3,6 +3,7 @@ package radiusd
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -130,7 +131,7 @@ func (s *Server) ttlsInner(ctx context.Context, t *tunnel) eapStep {
 	user := string(name.data)
 	log := t.log.With("user", printable(user))
 	if pw, ok := findAVP(avps, avpUserPassword, 0); ok {
-		return s.ttlsPAP(ctx, log, user, pw.data)
+		return s.ttlsPAP(ctx, t, log, user, pw.data)
 	}
 	if resp, ok := findAVP(avps, avpMSCHAP2Response, microsoftVendorID); ok {
 		ch, _ := findAVP(avps, avpMSCHAPChallenge, microsoftVendorID)
@@ -147,7 +148,7 @@ func (s *Server) ttlsInner(ctx context.Context, t *tunnel) eapStep {
 // ttlsPAP checks a tunnelled User-Password through the policy door. The
 // supplicant pads it with NULs to a multiple of 16 bytes (RFC 5281
 // §11.2.5).
-func (s *Server) ttlsPAP(ctx context.Context, log *slog.Logger, user string, pw []byte) eapStep {
+func (s *Server) ttlsPAP(ctx context.Context, t *tunnel, log *slog.Logger, user string, pw []byte) eapStep {
 	pw = bytes.TrimRight(pw, "\x00")
 	defer clear(pw)
 	out, err := s.door.Authenticate(ctx, policy.Login{Front: policy.FrontRADIUS, Name: user, Secret: pw})
@@ -159,11 +160,45 @@ func (s *Server) ttlsPAP(ctx context.Context, log *slog.Logger, user string, pw 
 	if out.Result != policy.OK {
 		return eapStep{}
 	}
-	return eapStep{ok: true, user: user}
+	attrs, ok := s.authorize(ctx, t.client, out, "user", user, "outer_identity", t.outer)
+	if !ok {
+		return eapStep{}
+	}
+	return eapStep{ok: true, user: user, attrs: attrs}
 }
 
-// ttlsMSCHAPv2 is not served until policy keeps NT hashes.
+// ttlsMSCHAPv2 checks tunnelled MS-CHAP-Challenge and MS-CHAP2-Response
+// AVPs (RFC 5281 §11.2.4). The challenge is not chosen by the server:
+// both ends derive it from the tunnel ("ttls challenge", 17 bytes: the
+// challenge and the Ident), so a peer cannot replay a response captured
+// elsewhere. Success sends MS-CHAP2-Success and waits for the peer's
+// empty acknowledgement before the EAP-Success.
 func (s *Server) ttlsMSCHAPv2(ctx context.Context, t *tunnel, log *slog.Logger, user string, challenge, response []byte) eapStep {
-	log.Warn("radius EAP rejected: MSCHAPv2 inside EAP-TTLS needs NT hashes, which are not built yet; use PAP inside")
-	return eapStep{}
+	log = log.With("inner_method", "mschapv2")
+	cs := t.tls.ConnectionState()
+	want, err := cs.ExportKeyingMaterial("ttls challenge", nil, mschapChallengeLen+1)
+	if err != nil {
+		log.Error("radius EAP rejected: deriving the EAP-TTLS MS-CHAP challenge", "err", err.Error())
+		return eapStep{}
+	}
+	if len(challenge) != mschapChallengeLen || subtle.ConstantTimeCompare(challenge, want[:mschapChallengeLen]) != 1 {
+		log.Warn("radius EAP rejected: MS-CHAP-Challenge is not the one derived from the tunnel (RFC 5281 §11.2.4)")
+		return eapStep{}
+	}
+	if len(response) != mschap2ResponseLen || response[0] != want[mschapChallengeLen] {
+		log.Warn("radius EAP rejected: malformed MS-CHAP2-Response or wrong Ident", "len", len(response))
+		return eapStep{}
+	}
+	res := s.tunnelMSCHAPv2(ctx, t, log, user, user, challenge, response[2:18], response[26:50])
+	if !res.ok {
+		return eapStep{}
+	}
+	avp := appendAVP(nil, avpMSCHAP2Success, microsoftVendorID, append([]byte{response[0]}, res.proof.AuthenticatorResponse...))
+	if err := t.writeApp(avp); err != nil {
+		return eapStep{}
+	}
+	if err := t.awaitPeer(); err != nil {
+		return eapStep{}
+	}
+	return eapStep{ok: true, user: res.user, attrs: res.attrs}
 }
