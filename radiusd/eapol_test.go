@@ -135,7 +135,7 @@ policy:
 		}
 	})
 	deadline := time.After(60 * time.Second)
-	for p.ldap == "" || p.radius == "" {
+	for p.ldap == "" || p.radius == "" || p.acct == "" {
 		select {
 		case l := <-listening:
 			switch l[0] {

@@ -74,6 +74,7 @@ type client struct {
 type conn struct {
 	pc    net.PacketConn
 	cache *replyCache
+	acct  bool // the accounting socket: Accounting-Request only
 }
 
 // request is one verified, new request on its way through the server.
@@ -157,7 +158,17 @@ func loopbackOnly(p netip.Prefix) bool {
 // ServePacket answers requests arriving on pc until Shutdown, which also
 // closes pc once the requests in progress are answered.
 func (s *Server) ServePacket(pc net.PacketConn) error {
-	c := &conn{pc: pc, cache: newReplyCache()}
+	return s.serve(&conn{pc: pc, cache: newReplyCache()})
+}
+
+// ServeAccounting answers Accounting-Requests (RFC 2866) arriving on pc
+// until Shutdown, like ServePacket.
+func (s *Server) ServeAccounting(pc net.PacketConn) error {
+	return s.serve(&conn{pc: pc, cache: newReplyCache(), acct: true})
+}
+
+func (s *Server) serve(c *conn) error {
+	pc := c.pc
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -285,17 +296,27 @@ func (s *Server) admit(c *conn, b []byte, addr net.Addr, arrived time.Time) *req
 		s.drop(src, "more than 200 attributes", "client", cl.name)
 		return nil
 	}
-	switch pkt.Code {
-	case radius.CodeAccessRequest, radius.CodeStatusServer:
-	case radius.CodeAccountingRequest:
-		s.drop(src, "Accounting-Request: accounting is not served", "client", cl.name)
+	switch {
+	case c.acct && pkt.Code == radius.CodeAccountingRequest:
+		// RFC 2866 §3: the Request Authenticator is the integrity check;
+		// Message-Authenticator is optional here.
+		if err := verifyAccountingRequest(raw, cl.secret); err != nil {
+			s.drop(src, err.Error(), "client", cl.name, "code", pkt.Code.String())
+			return nil
+		}
+	case c.acct:
+		s.drop(src, "not an Accounting-Request on the accounting port", "client", cl.name, "code", pkt.Code.String())
+		return nil
+	case pkt.Code == radius.CodeAccessRequest, pkt.Code == radius.CodeStatusServer:
+		if err := verifyMessageAuthenticator(raw, cl.secret); err != nil {
+			s.drop(src, err.Error(), "client", cl.name, "code", pkt.Code.String())
+			return nil
+		}
+	case pkt.Code == radius.CodeAccountingRequest:
+		s.drop(src, "Accounting-Request on the authentication port (accounting is served on radius.accounting_listen)", "client", cl.name)
 		return nil
 	default:
 		s.drop(src, "unexpected packet code", "client", cl.name, "code", pkt.Code.String())
-		return nil
-	}
-	if err := verifyMessageAuthenticator(raw, cl.secret); err != nil {
-		s.drop(src, err.Error(), "client", cl.name, "code", pkt.Code.String())
 		return nil
 	}
 	r := &request{c: c, addr: addr, src: src, client: cl, pkt: pkt, arrived: arrived, key: dedupKey{src, pkt.Identifier}}
@@ -405,6 +426,8 @@ func (s *Server) decide(r *request) (out reply) {
 	switch r.pkt.Code {
 	case radius.CodeStatusServer:
 		return s.status(r)
+	case radius.CodeAccountingRequest:
+		return s.accounting(r)
 	default:
 		return s.access(ctx, r)
 	}

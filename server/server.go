@@ -179,6 +179,23 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 				s.errc <- fmt.Errorf("radius: serving %s: %w", cfg.Radius.Listen, err)
 			}
 		}()
+		if addr := cfg.Radius.AccountingAddr(); addr != "" {
+			apc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				s.ldap.Shutdown(ctx)
+				s.radius.Shutdown(ctx)
+				return nil, fmt.Errorf("radius.accounting_listen: listening on %s: %w", addr, err)
+			}
+			s.addrs["radius-accounting"] = apc.LocalAddr().String()
+			log.Info("listening", "front", "radius-accounting", "addr", apc.LocalAddr().String())
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				if err := s.radius.ServeAccounting(apc); err != nil && !errors.Is(err, radiusd.ErrServerClosed) {
+					s.errc <- fmt.Errorf("radius: serving accounting on %s: %w", addr, err)
+				}
+			}()
+		}
 	}
 	if o.KV == nil {
 		// dird export and dird backup reach a running server here.
