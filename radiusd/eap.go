@@ -50,9 +50,15 @@ const (
 // after timer_expire = 60 s and caps them at max_sessions: a flood of
 // half-open conversations (an Identity and a ClientHello, then silence)
 // then costs bounded memory, and evicts the oldest, not the newest.
+//
+// A conversation that has reached its TLS handshake holds a goroutine and
+// the handshake's state, about 40 KiB; at most maxTunnels of them are
+// kept (about 40 MiB), the least recently used evicted first, so a flood
+// of abandoned handshakes cannot take much more memory than that.
 const (
 	eapTimeout       = 60 * time.Second
 	maxConversations = 4096
+	maxTunnels       = 1024
 	// maxRounds bounds the Access-Challenges of one conversation: PEAP
 	// with 64-byte fragments of a long certificate chain needs about 80.
 	maxRounds   = 200
@@ -179,26 +185,60 @@ type conversation struct {
 	method eapMethod  // nil until the peer accepted typ; written under busy too
 	closed bool
 
-	// elem and lastUsed are guarded by conversations.mu.
+	// elem, lastUsed and tunneled are guarded by conversations.mu.
 	elem     *list.Element
 	lastUsed time.Time
+	tunneled bool // counted in conversations.tunnels
 }
 
 // conversations is the table of open conversations: at most max, each
 // dropped after timeout without a packet, the least recently used evicted
 // first when full.
 type conversations struct {
-	log     *slog.Logger
-	max     int
-	timeout time.Duration
+	log        *slog.Logger
+	max        int
+	maxTunnels int
+	timeout    time.Duration
 
-	mu    sync.Mutex // guards byKey, order
-	byKey map[string]*conversation
-	order *list.List // of *conversation, least recently used first
+	mu      sync.Mutex // guards byKey, order, tunnels
+	byKey   map[string]*conversation
+	order   *list.List // of *conversation, least recently used first
+	tunnels int        // conversations with a TLS tunnel
 }
 
 func newConversations(log *slog.Logger) *conversations {
-	return &conversations{log: log, max: maxConversations, timeout: eapTimeout, byKey: map[string]*conversation{}, order: list.New()}
+	return &conversations{log: log, max: maxConversations, maxTunnels: maxTunnels, timeout: eapTimeout,
+		byKey: map[string]*conversation{}, order: list.New()}
+}
+
+// admitTunnel counts c among the conversations with a TLS tunnel, first
+// evicting the least recently used such conversation when there are
+// maxTunnels already. It reports false when c itself is gone.
+func (cs *conversations) admitTunnel(c *conversation, now time.Time) bool {
+	var evicted []*conversation
+	cs.mu.Lock()
+	if cs.byKey[c.state] != c {
+		cs.mu.Unlock()
+		return false
+	}
+	for e := cs.order.Front(); e != nil && cs.tunnels >= cs.maxTunnels; {
+		o := e.Value.(*conversation)
+		e = e.Next()
+		if !o.tunneled || o == c {
+			continue
+		}
+		cs.removeLocked(o)
+		evicted = append(evicted, o)
+		cs.log.Warn("radius EAP conversation evicted: too many TLS handshakes open",
+			"max", cs.maxTunnels, "client", o.client.name, "outer_identity", o.outer, "idle", now.Sub(o.lastUsed).Round(time.Millisecond).String())
+	}
+	c.tunneled = true
+	cs.tunnels++
+	cs.mu.Unlock()
+	for _, o := range evicted {
+		o.closeMethod()
+	}
+	return true
 }
 
 // add starts tracking c under a new random State, making room first.
@@ -258,6 +298,10 @@ func (cs *conversations) remove(c *conversation) {
 func (cs *conversations) removeLocked(c *conversation) {
 	delete(cs.byKey, c.state)
 	cs.order.Remove(c.elem)
+	if c.tunneled {
+		c.tunneled = false
+		cs.tunnels--
+	}
 }
 
 // expireLocked removes the conversations idle for longer than the
@@ -292,6 +336,7 @@ func (cs *conversations) closeAll() {
 	}
 	clear(cs.byKey)
 	cs.order.Init()
+	cs.tunnels = 0
 	cs.mu.Unlock()
 	for _, c := range all {
 		c.closeMethod()
@@ -429,6 +474,10 @@ func (s *Server) eapContinue(ctx context.Context, r *request, c *conversation, p
 func (s *Server) eapNegotiate(ctx context.Context, c *conversation, p eapPacket, log *slog.Logger) (reply, bool) {
 	switch p.typ {
 	case c.typ:
+		if !s.convs.admitTunnel(c, time.Now()) {
+			log.Warn("radius EAP rejected: the conversation was evicted")
+			return eapFailure(p.id), true
+		}
 		m := s.newTLSMethod(c)
 		c.setMethod(m)
 		step := m.respond(ctx, p.data)

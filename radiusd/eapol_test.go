@@ -3,9 +3,13 @@ package radiusd_test
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +20,9 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2869"
 
 	"github.com/dird/dird/internal/dirdproc"
 )
@@ -451,4 +458,155 @@ func TestEAPOLTest(t *testing.T) {
 		}
 		d.waitLog(`"user":"victim"`, `"result":"locked"`)
 	})
+}
+
+// goClientHello is the first flight of a Go TLS client (TLS 1.2 and 1.3
+// offered), for tests that open conversations without finishing them.
+func goClientHello(t *testing.T) []byte {
+	t.Helper()
+	a, b := net.Pipe()
+	defer a.Close()
+	go tls.Client(a, &tls.Config{InsecureSkipVerify: true}).Handshake()
+	buf := make([]byte, 4096)
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := b.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	return buf[:n]
+}
+
+// rssKiB is the resident memory of process pid, from /proc.
+func rssKiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kib int
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kib)
+			return kib
+		}
+	}
+	t.Fatal("no VmRSS in /proc status")
+	return 0
+}
+
+// halfOpen opens n conversations from one socket, each to the point
+// where the server has answered a ClientHello with its TLS flight (with
+// hello nil: has answered the Identity), and leaves them there.
+func halfOpen(addr string, n int, hello []byte) error {
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	buf := make([]byte, 4096)
+	exchange := func(p *radius.Packet) (*radius.Packet, error) {
+		q := *p
+		q.Attributes = append(radius.Attributes{{Type: rfc2869.MessageAuthenticator_Type, Attribute: make(radius.Attribute, 16)}}, p.Attributes...)
+		b, err := q.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		m := hmac.New(md5.New, []byte(eapSecret))
+		m.Write(b)
+		copy(b[22:38], m.Sum(nil))
+		if _, err := c.Write(b); err != nil {
+			return nil, err
+		}
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		k, err := c.Read(buf)
+		if err != nil {
+			return nil, err
+		}
+		return radius.Parse(buf[:k], []byte(eapSecret))
+	}
+	for i := range n {
+		id := byte(i)
+		p := radius.New(radius.CodeAccessRequest, []byte(eapSecret))
+		p.Identifier = 2 * id
+		p.Add(rfc2869.EAPMessage_Type, radius.Attribute([]byte{2, id, 0, 14, 1, 'a', 'n', 'o', 'n', 'y', 'm', 'o', 'u', 's'}))
+		r, err := exchange(p)
+		if err != nil {
+			return fmt.Errorf("identity %d: %w", i, err)
+		}
+		st, err := rfc2865.State_Lookup(r)
+		if err != nil || r.Code != radius.CodeAccessChallenge {
+			return fmt.Errorf("identity %d: got %s without State", i, r.Code)
+		}
+		if hello == nil {
+			continue
+		}
+		eapID := r.Get(rfc2869.EAPMessage_Type)[1]
+		msg := append([]byte{2, eapID, 0, 0, 25, 0}, hello...)
+		msg[2], msg[3] = byte(len(msg)>>8), byte(len(msg))
+		p = radius.New(radius.CodeAccessRequest, []byte(eapSecret))
+		p.Identifier = 2*id + 1
+		for len(msg) > 0 {
+			k := min(len(msg), 253)
+			p.Add(rfc2869.EAPMessage_Type, radius.Attribute(msg[:k]))
+			msg = msg[k:]
+		}
+		rfc2865.State_Set(p, st)
+		if r, err = exchange(p); err != nil {
+			return fmt.Errorf("client hello %d: %w", i, err)
+		}
+		if r.Code != radius.CodeAccessChallenge {
+			return fmt.Errorf("client hello %d: got %s, want the server's TLS flight", i, r.Code)
+		}
+	}
+	return nil
+}
+
+// TestEAPHalfOpenFlood opens more conversations than the server keeps
+// (4096, of which at most 1024 with a TLS handshake), each with its TLS
+// handshake started and abandoned, and checks that the oldest are
+// evicted with a log line, memory stays bounded, and
+// real supplicants are still served during and after the flood.
+func TestEAPHalfOpenFlood(t *testing.T) {
+	d := serveDird(t, "")
+	d.seed(map[string]string{"alice": "Wonderland-2026"})
+	hello := goClientHello(t)
+	before := rssKiB(t, d.cmd.Process.Pid)
+	// 16 x 220 conversations stopped at their Identity, 16 x 100 in
+	// their TLS handshake: 5120 in all.
+	const workers, identities, handshakes = 16, 220, 100
+	errs := make(chan error, 2*workers)
+	start := time.Now()
+	for range workers {
+		go func() { errs <- halfOpen(d.radius, identities, nil) }()
+		go func() { errs <- halfOpen(d.radius, handshakes, hello) }()
+	}
+	// A real supplicant in the middle of the flood.
+	during := d.eapolTest(supplicant{eap: "TTLS", phase2: "auth=PAP", user: "alice", pw: "Wonderland-2026", tls13: true})
+	for range 2 * workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	after := rssKiB(t, d.cmd.Process.Pid)
+	t.Logf("%d half-open conversations (%d in TLS) in %s; dird RSS %d MiB before, %d MiB after (race detector: %v)",
+		workers*(identities+handshakes), workers*handshakes, elapsed.Round(time.Millisecond), before/1024, after/1024, raceEnabled)
+	if during.exit != 0 {
+		t.Errorf("eapol_test during the flood: exit %d\n%s", during.exit, tailLines(during.out, 40))
+	}
+	d.waitLog("radius EAP conversation evicted: too many open conversations", `"max":4096`)
+	d.waitLog("radius EAP conversation evicted: too many TLS handshakes open", `"max":1024`)
+	// At most 1024 open TLS handshakes of about 40 KiB each; the race
+	// detector multiplies memory by 5 to 10.
+	limit := 128 << 10
+	if raceEnabled {
+		limit = 1 << 20
+	}
+	if after-before > limit {
+		t.Errorf("RSS grew by %d MiB over the flood, want at most %d MiB", (after-before)/1024, limit>>10)
+	}
+	if r := d.eapolTest(supplicant{eap: "PEAP", phase2: "auth=MSCHAPV2", user: "alice", pw: "Wonderland-2026"}); r.exit != 0 {
+		t.Errorf("eapol_test after the flood: exit %d\n%s", r.exit, tailLines(r.out, 40))
+	}
 }

@@ -399,6 +399,9 @@ func (c *pipeConn) Read(p []byte) (int, error) {
 		if len(c.in) > 0 {
 			n := copy(p, c.in)
 			c.in = c.in[n:]
+			if len(c.in) == 0 {
+				c.in = nil // let the message's bytes go
+			}
 			c.mu.Unlock()
 			return n, nil
 		}
