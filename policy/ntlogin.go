@@ -51,6 +51,7 @@ func (d *Door) AuthenticateNT(ctx context.Context, l NTLogin) (Outcome, error) {
 // ntProof checks an MS-CHAPv2 response against the sealed NT hash.
 func (d *Door) ntProof(check func([]byte) bool) proof {
 	return proof{
+		nt:  true,
 		has: func(e *store.Entry) bool { return d.ntHashOf(e) != nil },
 		check: func(_ context.Context, e *store.Entry) (bool, error) {
 			h := d.ntHashOf(e)
