@@ -43,7 +43,7 @@ var (
 )
 
 // dirdBinary builds dird once for the package's process-level tests.
-func dirdBinary(t *testing.T) string {
+func dirdBinary(t testing.TB) string {
 	t.Helper()
 	dirdBinOnce.Do(func() {
 		// The binary outlives this test; the OS's temporary directory
@@ -61,12 +61,15 @@ const eapSecret = "eapol-test-secret-7d1c52e9"
 
 // servedDird is a running dird serve.
 type servedDird struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	dir    string // the store's directory
-	ldap   string // host:port
-	radius string
-	acct   string
+	t   testing.TB
+	cmd *exec.Cmd
+	dir string // the store's directory
+	// confDir holds eapol_test configurations (eapolTest may run on
+	// several goroutines, where t.TempDir and t.Fatal may not be used).
+	confDir string
+	ldap    string // host:port
+	radius  string
+	acct    string
 
 	mu   sync.Mutex // guards log
 	log  []string
@@ -76,7 +79,7 @@ type servedDird struct {
 
 // serveDird starts dird serve with RADIUS on loopback, the given policy
 // lines added to the configuration (indented under policy:).
-func serveDird(t *testing.T, policyYAML string) *servedDird {
+func serveDird(t testing.TB, policyYAML string) *servedDird {
 	t.Helper()
 	bin := dirdBinary(t)
 	dir := t.TempDir()
@@ -104,7 +107,7 @@ policy:
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &servedDird{t: t, dir: store, done: make(chan struct{})}
+	p := &servedDird{t: t, dir: store, confDir: t.TempDir(), done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--config", cfg)
 	p.cmd.Env = dirdproc.Env()
 	stderr, err := p.cmd.StderrPipe()
@@ -296,10 +299,10 @@ type eapolResult struct {
 // eapolTest runs eapol_test against p with sup and returns its exit code
 // and output. eapol_test must be installed: the test fails otherwise.
 func (p *servedDird) eapolTest(sup supplicant) eapolResult {
-	p.t.Helper()
 	bin, err := exec.LookPath("eapol_test")
 	if err != nil {
-		p.t.Fatal("eapol_test not found (Debian package eapoltest): run make test-deps")
+		p.t.Error("eapol_test not found (Debian package eapoltest): run make test-deps")
+		return eapolResult{exit: -1}
 	}
 	phase1 := "tls_disable_tlsv1_3=1"
 	if sup.tls13 {
@@ -322,10 +325,16 @@ func (p *servedDird) eapolTest(sup supplicant) eapolResult {
 		conf += fmt.Sprintf("\tfragment_size=%d\n", sup.fragment)
 	}
 	conf += "}\n"
-	path := filepath.Join(p.t.TempDir(), "eapol.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		p.t.Fatal(err)
+	f, err := os.CreateTemp(p.confDir, "eapol-*.conf")
+	if err == nil {
+		_, err = f.WriteString(conf)
+		f.Close()
 	}
+	if err != nil {
+		p.t.Error(err)
+		return eapolResult{exit: -1}
+	}
+	path := f.Name()
 	host, port, _ := strings.Cut(p.radius, ":")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -342,8 +351,8 @@ func (p *servedDird) eapolTest(sup supplicant) eapolResult {
 	case errors.As(err, &ee) && ctx.Err() == nil:
 		return eapolResult{ee.ExitCode(), string(out)}
 	}
-	p.t.Fatalf("eapol_test: %v\n%s", err, tailLines(string(out), 60))
-	return eapolResult{}
+	p.t.Errorf("eapol_test: %v\n%s", err, tailLines(string(out), 60))
+	return eapolResult{exit: -1}
 }
 
 func tailLines(s string, n int) string {
