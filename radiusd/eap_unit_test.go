@@ -269,3 +269,37 @@ func TestTLSFragments(t *testing.T) {
 		}
 	})
 }
+
+func TestAccountingAddr(t *testing.T) {
+	tests := []struct {
+		name, listen, acct, want, wantErr string
+	}{
+		{"auto is the next port", "127.0.0.1:1812", "auto", "127.0.0.1:1813", ""},
+		{"auto on any free port stays any free port", "127.0.0.1:0", "auto", "127.0.0.1:0", ""},
+		{"auto on IPv6", "[::1]:1812", "auto", "[::1]:1813", ""},
+		{"auto without RADIUS is off", "", "auto", "", ""},
+		{"empty is off", "127.0.0.1:1812", "", "", ""},
+		{"an address is taken as it is", "127.0.0.1:1812", "0.0.0.0:1646", "0.0.0.0:1646", ""},
+		{"not host:port", "127.0.0.1:1812", "1813", "", "is not host:port"},
+		{"the authentication address itself", "127.0.0.1:1812", "127.0.0.1:1812", "", "the same address as radius.listen"},
+		{"set while RADIUS is off", "", "127.0.0.1:1813", "", "radius.listen is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{Listen: tt.listen, AccountingListen: tt.acct, Clients: []Client{{Name: "l", Address: "127.0.0.1", Secret: "s"}}}
+			err := c.Validate()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "radius.accounting_listen") {
+					t.Fatalf("Validate: %v, want an error naming radius.accounting_listen and saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.AccountingAddr(); got != tt.want {
+				t.Errorf("AccountingAddr %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
