@@ -13,6 +13,7 @@ import (
 
 	"github.com/dird/dird/ldapd"
 	"github.com/dird/dird/mail"
+	"github.com/dird/dird/metrics"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
@@ -35,7 +36,7 @@ type Config struct {
 	// Portal is the web portal.
 	Portal PortalConfig `mapstructure:"portal"`
 	// Metrics is the Prometheus and health endpoint.
-	Metrics MetricsConfig `mapstructure:"metrics"`
+	Metrics metrics.Config `mapstructure:"metrics"`
 	// Mail is how the portal and the notifier send email.
 	Mail mail.Config `mapstructure:"mail"`
 	// Policy is the password policy every front applies.

@@ -103,21 +103,6 @@ func (c PortalConfig) Validate() error {
 	return nil
 }
 
-// MetricsConfig is the metrics section.
-type MetricsConfig struct {
-	// Listen serves Prometheus /metrics, /healthz and /readyz; empty
-	// turns them off.
-	Listen string `mapstructure:"listen"`
-}
-
-// Validate checks the section without touching the file system.
-func (c MetricsConfig) Validate() error {
-	if c.Listen == "" {
-		return nil
-	}
-	return validListen("metrics.listen", c.Listen)
-}
-
 // NotifyConfig is the notify section. It moves to the notifier's package.
 type NotifyConfig struct {
 	// ExpiryNotice lists how long before a password expires the user is
