@@ -49,9 +49,9 @@ type Options struct {
 // Directory is the LDAP directory kept in a KV. It is safe for concurrent
 // use.
 type Directory struct {
-	kv      KV
-	base    DN
-	baseKey string
+	kv       KV
+	base     DN
+	baseKey  string
 	now      func() time.Time
 	claimed  atomic.Bool
 	onChange func(Change)
