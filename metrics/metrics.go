@@ -32,7 +32,7 @@ type Metrics struct {
 	ldapBinds       *prometheus.CounterVec
 	ldapOps         *prometheus.CounterVec
 	radiusRequests  *prometheus.CounterVec
-	lockouts        *prometheus.CounterVec
+	lockouts        prometheus.Counter
 	passwordChanges *prometheus.CounterVec
 	mails           *prometheus.CounterVec
 	hashWait        prometheus.Histogram
@@ -56,10 +56,10 @@ func New(storeSize func() int64) *Metrics {
 			Name: NameRADIUSRequests,
 			Help: "RADIUS requests answered or dropped after admission, by method (pap, mschapv2, eap, status, other) and outcome (accept, reject, challenge, dropped).",
 		}, []string{"method", "outcome"}),
-		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: NameLockouts,
-			Help: "Accounts locked by failed attempts, by the front of the attempt that locked them.",
-		}, []string{"front"}),
+			Help: "Accounts locked by failed attempts (on any front).",
+		}),
 		passwordChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: NamePasswordChanges,
 			Help: "Passwords changed by their user (kind=change) or set by an administrator or a reset (kind=reset), by front.",
@@ -106,7 +106,7 @@ func (m *Metrics) RADIUSRequest(method, outcome string) {
 }
 
 // Lockout counts one account locked by failures.
-func (m *Metrics) Lockout(front string) { m.lockouts.WithLabelValues(front).Inc() }
+func (m *Metrics) Lockout() { m.lockouts.Inc() }
 
 // PasswordChange counts one password change ("change") or reset
 // ("reset") made through front.

@@ -64,3 +64,9 @@ type Backuper interface {
 type Restorer interface {
 	Restore(ctx context.Context, r io.Reader) error
 }
+
+// Sizer is implemented by backends that know their on-disk size, in
+// bytes, as last measured (for the store size metric).
+type Sizer interface {
+	Size() int64
+}

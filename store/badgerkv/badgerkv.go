@@ -149,7 +149,19 @@ var (
 	_ store.KV       = (*DB)(nil)
 	_ store.Backuper = (*DB)(nil)
 	_ store.Restorer = (*DB)(nil)
+	_ store.Sizer    = (*DB)(nil)
 )
+
+// Size is the LSM tree and value log's size on disk, as Badger last
+// measured it (it refreshes the figure every minute); 0 once closed.
+func (d *DB) Size() int64 {
+	if err := d.enter(); err != nil {
+		return 0
+	}
+	defer d.leave()
+	lsm, vlog := d.db.Size()
+	return lsm + vlog
+}
 
 // Open opens (creating if needed) the Badger store in dir. It fails with
 // an error wrapping ErrInUse if another process holds dir.
