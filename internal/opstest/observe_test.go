@@ -138,7 +138,6 @@ func (p *served) radclient(secret, user, password string) string {
 	return ""
 }
 
-
 // auditLines returns the server's audit log lines, decoded.
 func (p *served) auditLines() []map[string]any {
 	var out []map[string]any
