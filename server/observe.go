@@ -12,6 +12,7 @@ import (
 
 	"github.com/dird/dird/config"
 	"github.com/dird/dird/ldapd"
+	"github.com/dird/dird/mail"
 	"github.com/dird/dird/metrics"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/store"
@@ -124,12 +125,16 @@ func (o *observer) radiusRequest(method, outcome string) {
 	}
 }
 
-// mailSent is for mail.Observed around the server's mail.Sender.
+// mailSent counts one message's delivery.
 func (o *observer) mailSent(err error) {
 	if o.m != nil {
 		o.m.Mail(err)
 	}
 }
+
+// observeMail wraps the Sender the server builds for the portal and the
+// notifier, so that dird_mails_total counts what they send.
+func (s *Server) observeMail(m mail.Sender) mail.Sender { return mail.Observed(m, s.obs.mailSent) }
 
 // storeSize reads the store's on-disk size for the metric, when the
 // backend knows it.
