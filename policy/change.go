@@ -29,7 +29,7 @@ type Change struct {
 	Client string
 }
 
-// changePassword (ChangePassword, observe.go) applies a change after every check: access, the old
+// changePassword applies a change after every check: access, the old
 // password, quality, history. It returns the generated password when the
 // change asked for one.
 func (d *Door) changePassword(ctx context.Context, c Change) (generated []byte, err error) {
@@ -263,7 +263,7 @@ func (d *Door) Add(ctx context.Context, actor store.DN, e *store.Entry) error {
 	return d.creds.Update(ctx, func(tx *store.Txn) error { return tx.Add(e, actor.String()) })
 }
 
-// modify (Modify, observe.go) applies an LDAP modify. The administrator may change anything,
+// modify applies an LDAP modify. The administrator may change anything,
 // including userPassword (cleartext is checked and hashed; hashes are
 // kept), pwdChangedTime, pwdAccountLockedTime and pwdReset, and may clear
 // pwdFailureTime. A user may only change its own password, OpenLDAP-style:

@@ -289,7 +289,7 @@ func (d *Door) recentFailures(s state, now time.Time) (consecutive, lastHour int
 	return consecutive, lastHour
 }
 
-// authenticate (Authenticate, observe.go) checks one login attempt and applies every rule: lockout,
+// authenticate checks one login attempt and applies every rule: lockout,
 // the hourly throttle, expiry, grace logins, must-change, hash upgrades.
 // An unknown user costs the same work as a known one, and a locked or
 // expired account answers a wrong password like any wrong password.
