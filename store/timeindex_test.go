@@ -225,4 +225,3 @@ func TestNotices(t *testing.T) {
 		t.Error("pruning removed the record of a password changed after the cutoff")
 	}
 }
-

@@ -7,8 +7,8 @@
 // (radtest) on dird in between; and a password expiry notice from dird
 // serve through mail.driver smtp to a real SMTP server on loopback
 // (emersion/go-smtp), across a refused try, a restart and a restore. The
-// tools come from make test-deps; a
-// missing one fails the test ("run make test-deps").
+// tools come from make test-deps; a missing one fails the test ("run make
+// test-deps").
 //
 // TestMain builds cmd/dird once (with -race under go test -race). The
 // package has only tests and imports no dird package: it sees what an

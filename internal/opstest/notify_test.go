@@ -340,4 +340,3 @@ func TestExpiryNoticeOverSMTP(t *testing.T) {
 	default:
 	}
 }
-
