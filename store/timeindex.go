@@ -86,13 +86,22 @@ func (t *Txn) reindexPwdChanged(old, new *Entry) error {
 
 // ScanPwdChanged calls fn, oldest first, for every entry whose
 // pwdChangedTime lies in [from, until] to the second (from's second
-// included, until's second included). It reads the index only, no entry.
-// The KV's Scan has no start key, so the index keys before from are
-// read (they are small) but not handed to fn. fn may return ErrStopScan.
+// included, until's second included). It reads the index only, no entry,
+// and on a backend that is a Seeker (badgerkv, memkv) only the index keys
+// in the range and the one after it; on another, the keys before from are
+// read too, but not handed to fn. fn may return ErrStopScan.
 func (d *Directory) ScanPwdChanged(ctx context.Context, from, until time.Time, fn func(dn DN, changed time.Time) error) error {
 	lo, hi := timeKeySeconds(from), timeKeySeconds(until)
 	errPast := errors.New("past the range")
-	err := d.kv.Scan(ctx, []byte{prefixTime}, func(key, value []byte) error {
+	prefix := []byte{prefixTime}
+	scan := d.kv.Scan
+	if sk, ok := d.kv.(Seeker); ok {
+		start := binary.BigEndian.AppendUint64([]byte{prefixTime}, lo)
+		scan = func(ctx context.Context, prefix []byte, fn func(key, value []byte) error) error {
+			return sk.ScanFrom(ctx, prefix, start, fn)
+		}
+	}
+	err := scan(ctx, prefix, func(key, value []byte) error {
 		if len(key) < 9 {
 			return fmt.Errorf("store: malformed password change index key %q", key)
 		}
