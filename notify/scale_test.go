@@ -75,7 +75,7 @@ func TestTickReadsOnlyTheIndexRange(t *testing.T) {
 		// far beyond the 7d offset.
 		s.addUser(fmt.Sprintf("user%04d", i), t0.Add(-time.Duration(i)*(30*day/users)), false)
 		// Expired 100 to 250 days ago: before the range.
-		s.addUser(fmt.Sprintf("gone%04d", i), t0.Add(-190*day - time.Duration(i)*(300*day/users)), false)
+		s.addUser(fmt.Sprintf("gone%04d", i), t0.Add(-190*day-time.Duration(i)*(300*day/users)), false)
 	}
 	kv.reset()
 	got, tally := s.tick(0)
