@@ -14,6 +14,7 @@ import (
 	"github.com/dird/dird/ldapd"
 	"github.com/dird/dird/mail"
 	"github.com/dird/dird/metrics"
+	"github.com/dird/dird/notify"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
@@ -42,7 +43,7 @@ type Config struct {
 	// Policy is the password policy every front applies.
 	Policy policy.Config `mapstructure:"policy"`
 	// Notify is the password expiry notifier.
-	Notify NotifyConfig `mapstructure:"notify"`
+	Notify notify.Config `mapstructure:"notify"`
 	// Log is how dird writes its log.
 	Log LogConfig `mapstructure:"log"`
 }

@@ -50,6 +50,9 @@ type Server struct {
 	errc  chan error
 	ctl   *control // the control socket (ops_control.go); nil without one
 	wg    sync.WaitGroup
+
+	// stopNotify stops the expiry notifier (notify.go).
+	stopNotify func()
 }
 
 // Run starts every front described by cfg and serves until ctx is done,
@@ -110,6 +113,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 	s.dir, err = store.Open(ctx, s.kv, store.Options{BaseDN: cfg.BaseDN, AdminDN: cfg.Admin.DN, Now: o.Now, OnChange: s.obs.change})
 	if err != nil {
 		return nil, err
+	}
+	// The notifier's index, for a store written before it existed (a
+	// restored old backup); before the fronts, so no write races it.
+	if n, err := s.dir.EnsurePwdChangedIndex(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("built the password change index", "entries", n)
 	}
 	adminPW, err := cfg.Admin.ReadPassword()
 	if err != nil {
@@ -178,11 +188,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 			}
 		}()
 	}
+	if err := s.startNotifier(o.Now); err != nil {
+		s.ldap.Shutdown(ctx)
+		if s.radius != nil {
+			s.radius.Shutdown(ctx)
+		}
+		return nil, err
+	}
 	if o.KV == nil {
 		// dird export and dird backup reach a running server here.
 		s.ctl = startControl(cfg, s.kv, s.dir, log)
 	}
 	if err := s.startMetrics(); err != nil {
+		s.stopNotify()
 		s.ctl.stop(ctx)
 		s.ldap.Shutdown(ctx)
 		if s.radius != nil {
@@ -213,6 +231,7 @@ func (s *Server) Err() <-chan error { return s.errc }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopMetrics(ctx)
 	s.ctl.stop(ctx)
+	s.stopNotify()
 	err := s.ldap.Shutdown(ctx)
 	if s.radius != nil {
 		if rerr := s.radius.Shutdown(ctx); rerr != nil && err == nil {

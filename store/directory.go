@@ -356,6 +356,10 @@ func (t *Txn) insert(e *Entry, actor string) error {
 		if err := t.put(parent); err != nil {
 			return err
 		}
+	} else if err := t.tx.Put(timeIndexBuilt, nil); err != nil {
+		// The base entry goes into an empty store, whose password change
+		// index is complete from here on (see EnsurePwdChangedIndex).
+		return err
 	}
 	ts := FormatTime(t.now.Truncate(time.Second))
 	if e.First("entryUUID") == "" {
@@ -465,6 +469,9 @@ func (t *Txn) reindex(old, new *Entry) error {
 		newDN = new.DN.String()
 	}
 	moved := oldKey != newKey
+	if err := t.reindexPwdChanged(old, new); err != nil {
+		return err
+	}
 	for _, attr := range Indexed {
 		lower := strings.ToLower(attr)
 		before, after := normSet(old, attr), normSet(new, attr)
