@@ -29,7 +29,9 @@ import (
 
 // newObsSite writes a configuration with every front on 127.0.0.1:0,
 // RADIUS clients on loopback with secret, the metrics endpoint, cheap
-// hashing, lockout after three failures, and extra LDAP keys (TLS).
+// hashing, lockout after three failures, passwords that expire after 90
+// days with the notifier looking every second (mail to the log), and
+// extra LDAP keys (TLS).
 func newObsSite(t *testing.T, secret, ldapExtra string) *site {
 	t.Helper()
 	dir := t.TempDir()
@@ -59,6 +61,9 @@ policy:
   argon2_memory: 7168
   argon2_time: 1
   lockout_threshold: 3
+  max_age: 90d
+notify:
+  interval: 1s
 `
 	// Written whole in place of the old file, as an editor's save does,
 	// so that a SIGHUP never reads half a file.
@@ -187,14 +192,16 @@ func addPeople(t *testing.T, a *ldap.Conn) {
 }
 
 // TestMetricsAndAudit drives a real dird serve through binds, a search,
-// RADIUS PAP, a lockout, a password change and an administrator's reset,
-// and checks that the scraped counters moved by exactly what was done,
+// RADIUS PAP, a lockout, a password change, an administrator's reset and
+// an expiry notice mailed (to the log driver), and checks that the scraped counters moved by exactly what was done,
 // that each decision and change has its audit line, and that no
 // password, secret or hash appears anywhere in the log.
 func TestMetricsAndAudit(t *testing.T) {
 	const (
 		aliceDN  = "uid=alice,ou=people," + baseDN
 		bobDN    = "uid=bob,ou=people," + baseDN
+		doraDN   = "uid=dora,ou=people," + baseDN
+		doraPW   = "Obs-Juniper-2290-Plover"
 		alicePW  = "Obs-Orchid-7731-Kestrel"
 		aliceNew = "Obs-Tundra-9052-Heron"
 		bobPW    = "Obs-Saffron-4410-Marten"
@@ -229,6 +236,19 @@ func TestMetricsAndAudit(t *testing.T) {
 			t.Fatalf("adding %s: %v", u.dn, err)
 		}
 	}
+	// dora's password expires in 5 days: the notifier mails her once.
+	dora := ldap.NewAddRequest(doraDN, nil)
+	for _, a := range [][2]string{{"objectClass", "inetOrgPerson"}, {"uid", "dora"}, {"cn", "dora"}, {"sn", "dora"},
+		{"mail", "dora@example.com"}, {"userPassword", doraPW},
+		{"pwdChangedTime", time.Now().Add(-85 * 24 * time.Hour).UTC().Format("20060102150405Z")}} {
+		dora.Attribute(a[0], []string{a[1]})
+	}
+	if err := a.Add(dora); err != nil {
+		t.Fatalf("adding dora: %v", err)
+	}
+	p.waitLog(0, "an expiry notice sent", func(l string) bool {
+		return strings.Contains(l, `"msg":"expiry notices"`) && strings.Contains(l, `"sent":1`)
+	})
 	if err := p.bind(aliceDN, alicePW); err != nil { // ok
 		t.Fatalf("alice's bind: %v", err)
 	}
@@ -270,7 +290,9 @@ func TestMetricsAndAudit(t *testing.T) {
 	}{
 		{`dird_ldap_binds_total{outcome="ok"}`, 3},
 		{`dird_ldap_binds_total{outcome="invalid_credentials"}`, 4},
-		{`dird_ldap_operations_total{op="add"}`, 3},
+		{`dird_ldap_operations_total{op="add"}`, 4},
+		{`dird_mails_total{result="sent"}`, 1},
+		{`dird_mails_total{result="failed"}`, 0},
 		{`dird_ldap_operations_total{op="search"}`, 1},
 		{`dird_ldap_operations_total{op="extended"}`, 2},
 		{`dird_radius_requests_total{method="pap",outcome="accept"}`, 1},
@@ -330,11 +352,11 @@ func TestMetricsAndAudit(t *testing.T) {
 			hashes = append(hashes, v)
 		}
 	}
-	if len(hashes) != 2 {
-		t.Fatalf("dird export shows %d userPassword values, want alice's and bob's:\n%s", len(hashes), exp.stdout)
+	if len(hashes) != 3 {
+		t.Fatalf("dird export shows %d userPassword values, want alice's, bob's and dora's:\n%s", len(hashes), exp.stdout)
 	}
 	log := p.logText()
-	secrets := append([]string{alicePW, aliceNew, bobPW, bobReset, wrong1, wrong2, adminPW, radiusSecret, "$argon2", "{ARGON2}"}, hashes...)
+	secrets := append([]string{alicePW, aliceNew, bobPW, bobReset, doraPW, wrong1, wrong2, adminPW, radiusSecret, "$argon2", "{ARGON2}"}, hashes...)
 	for _, secret := range secrets {
 		if strings.Contains(log, secret) {
 			t.Errorf("the log contains the secret %q", secret)
