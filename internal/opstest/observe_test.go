@@ -193,9 +193,10 @@ func addPeople(t *testing.T, a *ldap.Conn) {
 
 // TestMetricsAndAudit drives a real dird serve through binds, a search,
 // RADIUS PAP, a lockout, a password change, an administrator's reset and
-// an expiry notice mailed (to the log driver), and checks that the scraped counters moved by exactly what was done,
-// that each decision and change has its audit line, and that no
-// password, secret or hash appears anywhere in the log.
+// an expiry notice mailed (to the log driver), and checks that the
+// scraped counters moved by exactly what was done, that each decision
+// and change has its audit line, and that no password, secret or hash
+// appears anywhere in the log.
 func TestMetricsAndAudit(t *testing.T) {
 	const (
 		aliceDN  = "uid=alice,ou=people," + baseDN
