@@ -29,12 +29,26 @@ type observer struct {
 }
 
 func newObserver(cfg config.Config, log *slog.Logger, size func() int64) *observer {
-	o := &observer{audit: log.With("audit", true)}
+	o := &observer{audit: slog.New(alwaysEnabled{log.Handler()}).With("audit", true)}
 	if cfg.Metrics.Listen != "" {
 		o.m = metrics.New(size)
 	}
 	return o
 }
+
+// alwaysEnabled writes every record whatever log.level says: the audit
+// trail is not chatter that a quieter level should drop. slog's handlers
+// check the level only in Enabled, so Handle writes what it is given.
+type alwaysEnabled struct{ h slog.Handler }
+
+func (a alwaysEnabled) Enabled(context.Context, slog.Level) bool { return true }
+func (a alwaysEnabled) Handle(ctx context.Context, r slog.Record) error {
+	return a.h.Handle(ctx, r)
+}
+func (a alwaysEnabled) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return alwaysEnabled{a.h.WithAttrs(attrs)}
+}
+func (a alwaysEnabled) WithGroup(name string) slog.Handler { return alwaysEnabled{a.h.WithGroup(name)} }
 
 // credential receives policy's events.
 func (o *observer) credential(e policy.Event) {

@@ -49,11 +49,12 @@ type failingSender struct{}
 
 func (failingSender) Send(context.Context, mail.Message) error { return errors.New("relay refused") }
 
-// TestObserverLinesAndCounts: the observer writes audit=true lines with
-// names only and counts mail through observeMail.
+// TestObserverLinesAndCounts: the observer writes audit=true lines, even
+// below log.level, and counts mail through observeMail.
 func TestObserverLinesAndCounts(t *testing.T) {
 	var buf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	// At error level: the audit trail is written whatever log.level says.
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelError}))
 	var cfg config.Config
 	cfg.Metrics.Listen = "127.0.0.1:0"
 	s := &Server{}
