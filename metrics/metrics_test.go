@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,21 @@ func TestValidate(t *testing.T) {
 		}
 		if err != nil && !strings.HasPrefix(err.Error(), "metrics.listen: ") {
 			t.Errorf("Validate(%q) = %q, want it to name metrics.listen", tc.listen, err)
+		}
+	}
+}
+
+// TestREADMENamesEveryMetric keeps README's "Metrics and logs" table in
+// step with what is exported.
+func TestREADMENamesEveryMetric(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{NameLDAPBinds, NameLDAPOperations, NameRADIUSRequests, NameLockouts,
+		NamePasswordChanges, NameMails, NameHashQueueWait, NameStoreSize} {
+		if !strings.Contains(string(readme), "| `"+name+"` |") {
+			t.Errorf("README.md has no table row for %s", name)
 		}
 	}
 }
