@@ -386,7 +386,9 @@ func (s *Server) eap(ctx context.Context, r *request, logArgs []any) reply {
 	}
 	now := time.Now()
 	c := s.convs.get(string(st), now)
-	if c == nil || c.client != r.client {
+	// By name: a reload of radius.clients (SetClients) makes new client
+	// values, and a conversation may span it.
+	if c == nil || c.client.name != r.client.name {
 		s.log.Warn("radius EAP rejected: unknown or expired State (conversation timed out, evicted, or never started here)", logArgs...)
 		return eapFailure(p.id)
 	}

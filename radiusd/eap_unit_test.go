@@ -198,7 +198,7 @@ func TestTLSFragments(t *testing.T) {
 	s := newTestServer(t, logs)
 	hello := clientHello(t)
 	newMethod := func(mtu int) *tlsMethod {
-		c := &conversation{client: &s.clients[0], typ: eapTypeTTLS, mtu: mtu, log: s.log}
+		c := &conversation{client: &(*s.clients.Load())[0], typ: eapTypeTTLS, mtu: mtu, log: s.log}
 		m := s.newTLSMethod(c)
 		t.Cleanup(m.close)
 		return m
