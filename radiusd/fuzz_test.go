@@ -13,6 +13,7 @@ import (
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2869"
 	"layeh.com/radius/vendors/microsoft"
 
 	"github.com/dird/dird/policy"
@@ -163,6 +164,20 @@ func FuzzHandlePacket(f *testing.F) {
 	microsoft.MSCHAP2Response_Add(ms, append([]byte{9, 0}, bytes.Repeat([]byte{0x22}, 48)...))
 	if b, err := ms.MarshalBinary(); err == nil {
 		f.Add(resign(b))
+	}
+	// EAP: an Identity (a new conversation), and a PEAP response with a
+	// State (an unknown conversation), so the fuzzer starts in eap.go.
+	for _, st := range [][]byte{nil, bytes.Repeat([]byte{7}, 18)} {
+		e := radius.New(radius.CodeAccessRequest, []byte(testSecret))
+		if st == nil {
+			e.Add(rfc2869.EAPMessage_Type, radius.Attribute{2, 1, 0, 9, 1, 'a', 'n', 'o', 'n'})
+		} else {
+			e.Add(rfc2869.EAPMessage_Type, radius.Attribute{2, 2, 0, 6, 25, 0})
+			rfc2865.State_Set(e, st)
+		}
+		if b, err := e.MarshalBinary(); err == nil {
+			f.Add(resign(b))
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, pkt := range [][]byte{b, resign(b)} {
