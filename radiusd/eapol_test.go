@@ -81,6 +81,13 @@ type servedDird struct {
 // lines added to the configuration (indented under policy:).
 func serveDird(t testing.TB, policyYAML string) *servedDird {
 	t.Helper()
+	return serveDirdWith(t, "", "", policyYAML)
+}
+
+// serveDirdWith is serveDird with more keys for the loopback client
+// (", groups: [staff]") and more radius lines (indented under radius:).
+func serveDirdWith(t testing.TB, clientYAML, radiusYAML, policyYAML string) *servedDird {
+	t.Helper()
 	bin := dirdBinary(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "dird.yaml")
@@ -96,8 +103,8 @@ ldap:
 radius:
   listen: 127.0.0.1:0
   clients:
-    - {name: loopback, address: 127.0.0.0/8, secret: ` + eapSecret + `}
-portal:
+    - {name: loopback, address: 127.0.0.0/8, secret: ` + eapSecret + clientYAML + `}
+` + radiusYAML + `portal:
   listen: 127.0.0.1:0
 policy:
   argon2_memory: 7168
@@ -618,4 +625,60 @@ func TestEAPHalfOpenFlood(t *testing.T) {
 	if r := d.eapolTest(supplicant{eap: "PEAP", phase2: "auth=MSCHAPV2", user: "alice", pw: "Wonderland-2026"}); r.exit != 0 {
 		t.Errorf("eapol_test after the flood: exit %d\n%s", r.exit, tailLines(r.out, 40))
 	}
+}
+
+// TestEAPAuthorisation checks that groups and VLANs (radius.clients[].groups,
+// radius.group_replies) apply to the inner identity of PEAP and EAP-TTLS.
+func TestEAPAuthorisation(t *testing.T) {
+	d := serveDirdWith(t, ", groups: [staff]", "  group_replies:\n    staff: {vlan: 10, filter_id: staff-acl}\n", "")
+	pw := map[string]string{"alice": "Wonderland-2026", "carol": "Outsider-Lane-8"}
+	d.seed(pw)
+	c := d.admin()
+	for _, add := range []*ldap.AddRequest{
+		func() *ldap.AddRequest {
+			r := ldap.NewAddRequest("ou=groups,dc=example,dc=com", nil)
+			r.Attribute("objectClass", []string{"organizationalUnit"})
+			r.Attribute("ou", []string{"groups"})
+			return r
+		}(),
+		func() *ldap.AddRequest {
+			r := ldap.NewAddRequest("cn=staff,ou=groups,dc=example,dc=com", nil)
+			r.Attribute("objectClass", []string{"groupOfNames"})
+			r.Attribute("cn", []string{"staff"})
+			r.Attribute("member", []string{userDN("alice")})
+			return r
+		}(),
+	} {
+		if err := c.Add(add); err != nil {
+			t.Fatalf("add %s: %v", add.DN, err)
+		}
+	}
+	c.Close()
+	for _, m := range []struct{ eap, phase2 string }{{"PEAP", "auth=MSCHAPV2"}, {"TTLS", "auth=PAP"}, {"TTLS", "auth=MSCHAPV2"}} {
+		t.Run(m.eap+" "+m.phase2+": a member gets the VLAN and Filter-Id", func(t *testing.T) {
+			r := d.eapolTest(supplicant{eap: m.eap, phase2: m.phase2, user: "alice", pw: pw["alice"]})
+			if r.exit != 0 {
+				t.Fatalf("eapol_test exit %d\n%s", r.exit, tailLines(r.out, 60))
+			}
+			accept := r.out[strings.LastIndex(r.out, "(Access-Accept)"):]
+			// eapol_test dumps values in hex: Tunnel-Type 13 (VLAN),
+			// Tunnel-Private-Group-Id "10"; Filter-Id (11), which it
+			// does not name, is 2 + len("staff-acl") bytes long.
+			for _, want := range []string{"Attribute 64 (Tunnel-Type) length=6\n", "Value: 0000000d", "Attribute 65 (Tunnel-Medium-Type)", "Attribute 81 (Tunnel-Private-Group-Id) length=4\n", "Value: 3130", "Attribute 11 (?Unknown?) length=11"} {
+				if !strings.Contains(accept, want) {
+					t.Errorf("Access-Accept lacks %q:\n%s", want, tailLines(accept, 60))
+				}
+			}
+		})
+		t.Run(m.eap+" "+m.phase2+": someone outside the client's groups is rejected", func(t *testing.T) {
+			r := d.eapolTest(supplicant{eap: m.eap, phase2: m.phase2, user: "carol", pw: pw["carol"]})
+			if r.exit != eapolExitReject || !strings.Contains(r.out, "(Access-Reject)") {
+				t.Fatalf("eapol_test exit %d, want an Access-Reject\n%s", r.exit, tailLines(r.out, 40))
+			}
+			if m.eap == "PEAP" && !strings.Contains(r.out, "E=649") {
+				t.Errorf("no MS-CHAPv2 error 649 inside PEAP:\n%s", tailLines(r.out, 40))
+			}
+		})
+	}
+	d.waitLog("radius access rejected", `"user":"carol"`, `"outer_identity":"anonymous"`)
 }
