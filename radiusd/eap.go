@@ -200,11 +200,15 @@ type conversations struct {
 	maxTunnels int
 	timeout    time.Duration
 
-	mu      sync.Mutex // guards byKey, order, tunnels
+	mu      sync.Mutex // guards byKey, order, tunnels, closed
 	byKey   map[string]*conversation
 	order   *list.List // of *conversation, least recently used first
 	tunnels int        // conversations with a TLS tunnel
+	closed  bool       // closeAll was called: no new conversations
 }
+
+// errShuttingDown: no conversation starts once the server shuts down.
+var errShuttingDown = errors.New("radiusd: shutting down")
 
 func newConversations(log *slog.Logger) *conversations {
 	return &conversations{log: log, max: maxConversations, maxTunnels: maxTunnels, timeout: eapTimeout,
@@ -250,6 +254,10 @@ func (cs *conversations) add(c *conversation, now time.Time) error {
 	c.state = string(st[:])
 	var evicted []*conversation
 	cs.mu.Lock()
+	if cs.closed {
+		cs.mu.Unlock()
+		return errShuttingDown
+	}
 	evicted = cs.expireLocked(now)
 	for len(cs.byKey) >= cs.max {
 		old := cs.order.Front().Value.(*conversation)
@@ -337,6 +345,7 @@ func (cs *conversations) closeAll() {
 	clear(cs.byKey)
 	cs.order.Init()
 	cs.tunnels = 0
+	cs.closed = true
 	cs.mu.Unlock()
 	for _, c := range all {
 		c.closeMethod()

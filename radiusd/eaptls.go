@@ -85,6 +85,7 @@ func (s *Server) newTLSMethod(c *conversation) *tlsMethod {
 		m.inner = s.ttlsInner
 	}
 	m.tun = newTunnel(s.ctx, s.tlsConfig, m.typ, m.log, m.inner)
+	m.tun.wg = &s.wg
 	m.tun.client, m.tun.outer = c.client, c.outer
 	return m
 }
@@ -200,6 +201,7 @@ type tunnel struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	started bool
+	wg      *sync.WaitGroup // the server's, counting the goroutine; may be nil
 	done    chan struct{}
 	result  eapStep // set before done is closed
 	msk     []byte  // exported once the handshake is done
@@ -218,6 +220,11 @@ func (t *tunnel) exchange(ctx context.Context, in []byte) (out []byte, done bool
 	t.conn.push(in)
 	if !t.started {
 		t.started = true
+		if t.wg != nil {
+			// Called from a request's goroutine, which wg counts, so
+			// the count is not zero here.
+			t.wg.Add(1)
+		}
 		go t.run()
 	} else {
 		select {
@@ -246,6 +253,9 @@ func (t *tunnel) close() {
 }
 
 func (t *tunnel) run() {
+	if t.wg != nil {
+		defer t.wg.Done()
+	}
 	defer close(t.done)
 	defer func() {
 		if v := recover(); v != nil {

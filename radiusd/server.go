@@ -58,7 +58,7 @@ type Server struct {
 	mu     sync.Mutex // guards conns, closed
 	conns  map[*conn]struct{}
 	closed bool
-	wg     sync.WaitGroup // readers and requests
+	wg     sync.WaitGroup // readers, requests and EAP tunnels
 }
 
 // client is a configured client, parsed.
@@ -203,6 +203,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.pc.SetReadDeadline(time.Now()) // wakes the reader, which sees closed
 	}
 	s.mu.Unlock()
+	// EAP conversations end now: their tunnels' goroutines (counted in
+	// wg) wait for peers that would get no answer.
+	s.convs.closeAll()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	var err error
@@ -213,7 +216,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	<-done
-	s.convs.closeAll()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.pc.Close()
