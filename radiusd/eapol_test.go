@@ -299,6 +299,7 @@ type supplicant struct {
 	user, pw string
 	fragment int // fragment_size; 0: the default
 	timeout  int // eapol_test -t, seconds; 0: 20
+	env      []string
 	extra    []string
 }
 
@@ -355,7 +356,11 @@ func (p *servedDird) eapolTest(sup supplicant) eapolResult {
 		timeout = 20
 	}
 	args := append([]string{"-c", path, "-a", host, "-p", port, "-s", eapSecret, "-t", fmt.Sprint(timeout)}, sup.extra...)
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	if sup.env != nil {
+		cmd.Env = append(os.Environ(), sup.env...)
+	}
+	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -686,4 +691,39 @@ func TestEAPAuthorisation(t *testing.T) {
 		})
 	}
 	d.waitLog("radius access rejected", `"user":"carol"`, `"outer_identity":"anonymous"`)
+}
+
+// TestEAPWithoutExtendedMasterSecret runs eapol_test with OpenSSL told
+// not to offer Extended Master Secret (RFC 7627) over TLS 1.2: Go cannot
+// export keys from such a session, so dird must refuse it with a log
+// line, never accept without keys.
+func TestEAPWithoutExtendedMasterSecret(t *testing.T) {
+	d := serveDird(t, "")
+	d.seed(map[string]string{"alice": "Wonderland-2026"})
+	conf := filepath.Join(t.TempDir(), "openssl.cnf")
+	if err := os.WriteFile(conf, []byte(`openssl_conf = dird_test
+[dird_test]
+ssl_conf = dird_ssl
+[dird_ssl]
+system_default = dird_no_ems
+[dird_no_ems]
+Options = -ExtendedMasterSecret
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct{ eap, phase2 string }{{"PEAP", "auth=MSCHAPV2"}, {"TTLS", "auth=PAP"}} {
+		t.Run(m.eap, func(t *testing.T) {
+			r := d.eapolTest(supplicant{eap: m.eap, phase2: m.phase2, user: "alice", pw: "Wonderland-2026", env: []string{"OPENSSL_CONF=" + conf}})
+			if r.exit == 0 || strings.Contains(r.out, "(Access-Accept)") {
+				t.Fatalf("eapol_test without EMS: exit %d, want a failure\n%s", r.exit, tailLines(r.out, 40))
+			}
+			if !strings.Contains(r.out, "(Access-Reject)") {
+				t.Errorf("no Access-Reject:\n%s", tailLines(r.out, 40))
+			}
+		})
+	}
+	d.waitLog("no session keys from this TLS connection", "Extended Master Secret", `"tls_version":"TLS 1.2"`)
+	if d.logHas(`"msg":"radius access"`, `"user":"alice"`) {
+		t.Error("the password was checked although the tunnel had no keys")
+	}
 }
