@@ -452,6 +452,13 @@ func TestEAPOLTest(t *testing.T) {
 			case tt.want == eapolExitReject && !strings.Contains(r.out, "(Access-Reject)"):
 				t.Errorf("eapol_test did not get an Access-Reject:\n%s", tailLines(r.out, 40))
 			}
+			version := "Using TLS version TLSv1.2"
+			if tt.sup.tls13 {
+				version = "Using TLS version TLSv1.3"
+			}
+			if !strings.Contains(r.out, version) {
+				t.Errorf("eapol_test did not say %q", version)
+			}
 			if tt.want == 0 && !strings.Contains(r.out, "MPPE keys OK: 1  mismatch: 0") {
 				t.Errorf("eapol_test did not confirm the MPPE keys:\n%s", tailLines(r.out, 40))
 			}
