@@ -428,7 +428,7 @@ func (s *Server) eapStart(r *request, p eapPacket, logArgs []any) reply {
 		return eapFailure(p.id)
 	}
 	c.log.Debug("radius EAP conversation started", "req", r.id)
-	return s.challenge(c, p.id, tlsStart(eapTypePEAP))
+	return s.challenge(c, p.id, tlsStart())
 }
 
 // eapContinue handles one response of an open conversation, with c.busy
@@ -501,7 +501,7 @@ func (s *Server) eapNegotiate(ctx context.Context, c *conversation, p eapPacket,
 			if (t == eapTypeTTLS || t == eapTypePEAP) && t != c.typ {
 				log.Debug("radius EAP peer asked for another method", "eap_type", t)
 				c.typ = t
-				return s.challenge(c, p.id, tlsStart(t)), false
+				return s.challenge(c, p.id, tlsStart()), false
 			}
 		}
 		log.Warn("radius EAP rejected: the peer wants none of PEAP and EAP-TTLS", "wanted", fmt.Sprint(p.data))

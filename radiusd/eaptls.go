@@ -49,8 +49,9 @@ const (
 // conversation is over.
 var errTunnelClosed = errors.New("EAP conversation closed")
 
-// tlsStart is the type data of a PEAP or EAP-TTLS Start (version 0).
-func tlsStart(typ byte) []byte { return []byte{tlsFlagStart} }
+// tlsStart is the type data of a PEAP or EAP-TTLS Start: the S flag and
+// version 0 (PEAPv0; EAP-TTLS has only version 0).
+func tlsStart() []byte { return []byte{tlsFlagStart} }
 
 // innerFunc is a method's inner authentication, run on the tunnel's
 // goroutine once the TLS handshake is done and the keys are exported.
@@ -298,8 +299,9 @@ func (t *tunnel) serve() eapStep {
 // exportMSK derives the 64-byte Master Session Key. TLS 1.2 uses the PRF
 // with the method's label over client and server random (PEAPv0:
 // "client EAP encryption", draft-josefsson-pppext-eap-tls-eap; EAP-TTLS:
-// "ttls keying material", RFC 5281 §8). TLS 1.3 uses the exporter
-// (RFC 9427 §2.1 and §2.3/2.4 ...): see msk13 for the label.
+// "ttls keying material", RFC 5281 §8). TLS 1.3 uses the exporter with
+// RFC 9427's label (tls13KeyLabel). wpa_supplicant 2.10 derives the same
+// for both methods: eapol_test checks the keys over both versions.
 func exportMSK(cs tls.ConnectionState, typ byte) ([]byte, error) {
 	var label string
 	var context []byte
