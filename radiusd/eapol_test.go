@@ -430,6 +430,8 @@ func TestEAPOLTest(t *testing.T) {
 		// and eapol_test exits as after a reject (no keys).
 		tc{"PEAP-MSCHAPv2 on an expired password gets E=648", supplicant{eap: "PEAP", phase2: "auth=MSCHAPV2", user: "expired", pw: pw["expired"], timeout: 4}, eapolExitReject},
 		tc{"EAP-TTLS/PAP on a locked account", supplicant{eap: "TTLS", phase2: "auth=PAP", user: "locked", pw: pw["locked"]}, eapolExitReject},
+		tc{"EAP-TTLS/MSCHAPv2 on a locked account", supplicant{eap: "TTLS", phase2: "auth=MSCHAPV2", user: "locked", pw: pw["locked"]}, eapolExitReject},
+		tc{"EAP-TTLS/MSCHAPv2 on an expired password", supplicant{eap: "TTLS", phase2: "auth=MSCHAPV2", user: "expired", pw: pw["expired"]}, eapolExitReject},
 		tc{"EAP-TTLS/PAP on an expired password", supplicant{eap: "TTLS", phase2: "auth=PAP", user: "expired", pw: pw["expired"]}, eapolExitReject},
 	)
 	for _, tt := range tests {
@@ -441,13 +443,13 @@ func TestEAPOLTest(t *testing.T) {
 			switch {
 			case strings.Contains(r.out, "(Access-Accept)") && tt.want != 0:
 				t.Errorf("eapol_test got an Access-Accept:\n%s", tailLines(r.out, 40))
-			case tt.sup.user == "expired" && tt.sup.eap == "PEAP":
+			case tt.sup.user == "expired" && tt.sup.phase2 == "auth=MSCHAPV2":
 				if !strings.Contains(r.out, "E=648") {
 					t.Errorf("eapol_test did not get MS-CHAPv2 error 648:\n%s", tailLines(r.out, 40))
 				}
-			case tt.sup.user == "locked" && tt.sup.eap == "PEAP" && !strings.Contains(r.out, "E=647"):
+			case tt.sup.user == "locked" && tt.sup.phase2 == "auth=MSCHAPV2" && !strings.Contains(r.out, "E=647"):
 				t.Errorf("eapol_test did not get MS-CHAPv2 error 647:\n%s", tailLines(r.out, 40))
-			case tt.sup.user == "bob" && tt.sup.eap == "PEAP" && !strings.Contains(r.out, "E=691"):
+			case tt.sup.user == "bob" && tt.sup.phase2 == "auth=MSCHAPV2" && !strings.Contains(r.out, "E=691"):
 				t.Errorf("eapol_test did not get MS-CHAPv2 error 691:\n%s", tailLines(r.out, 40))
 			case tt.want == eapolExitReject && !strings.Contains(r.out, "(Access-Reject)"):
 				t.Errorf("eapol_test did not get an Access-Reject:\n%s", tailLines(r.out, 40))
@@ -645,7 +647,8 @@ func TestEAPHalfOpenFlood(t *testing.T) {
 }
 
 // TestEAPAuthorisation checks that groups and VLANs (radius.clients[].groups,
-// radius.group_replies) apply to the inner identity of PEAP and EAP-TTLS.
+// radius.group_replies) apply to the inner identity of PEAP and EAP-TTLS,
+// and that MS-CHAPv2 inside says 649 to someone outside the groups.
 func TestEAPAuthorisation(t *testing.T) {
 	d := serveDirdWith(t, ", groups: [staff]", "  group_replies:\n    staff: {vlan: 10, filter_id: staff-acl}\n", "")
 	pw := map[string]string{"alice": "Wonderland-2026", "carol": "Outsider-Lane-8"}
@@ -692,8 +695,8 @@ func TestEAPAuthorisation(t *testing.T) {
 			if r.exit != eapolExitReject || !strings.Contains(r.out, "(Access-Reject)") {
 				t.Fatalf("eapol_test exit %d, want an Access-Reject\n%s", r.exit, tailLines(r.out, 40))
 			}
-			if m.eap == "PEAP" && !strings.Contains(r.out, "E=649") {
-				t.Errorf("no MS-CHAPv2 error 649 inside PEAP:\n%s", tailLines(r.out, 40))
+			if m.phase2 == "auth=MSCHAPV2" && !strings.Contains(r.out, "E=649") {
+				t.Errorf("no MS-CHAPv2 error 649 inside the tunnel:\n%s", tailLines(r.out, 40))
 			}
 		})
 	}

@@ -17,7 +17,8 @@ import (
 // Diameter header. dird serves PAP (User-Name and User-Password) and
 // MS-CHAP-V2 (User-Name, MS-CHAP-Challenge, MS-CHAP2-Response, §11.2.4),
 // the two methods supplicants offer for TTLS. Failures end with an
-// EAP-Failure; the reason is in the log.
+// EAP-Failure, after an MS-CHAP-Error AVP with the MS-CHAPv2 code for
+// MS-CHAP-V2; the reason is in the log.
 
 // AVP codes: RADIUS attribute numbers, and Microsoft's vendor attributes
 // (vendor 311, RFC 2548).
@@ -28,6 +29,7 @@ const (
 	avpMSCHAPChallenge = 11 // vendor 311
 	avpMSCHAP2Response = 25 // vendor 311
 	avpMSCHAP2Success  = 26 // vendor 311
+	avpMSCHAPError     = 2  // vendor 311
 
 	avpFlagVendor    = 0x80
 	avpFlagMandatory = 0x40
@@ -171,8 +173,9 @@ func (s *Server) ttlsPAP(ctx context.Context, t *tunnel, log *slog.Logger, user 
 // AVPs (RFC 5281 §11.2.4). The challenge is not chosen by the server:
 // both ends derive it from the tunnel ("ttls challenge", 17 bytes: the
 // challenge and the Ident), so a peer cannot replay a response captured
-// elsewhere. Success sends MS-CHAP2-Success and waits for the peer's
-// empty acknowledgement before the EAP-Success.
+// elsewhere. Success sends MS-CHAP2-Success, failure MS-CHAP-Error, and
+// either waits for the peer's empty acknowledgement before the
+// EAP-Success or EAP-Failure.
 func (s *Server) ttlsMSCHAPv2(ctx context.Context, t *tunnel, log *slog.Logger, user string, challenge, response []byte) eapStep {
 	log = log.With("inner_method", "mschapv2")
 	cs := t.tls.ConnectionState()
@@ -191,6 +194,13 @@ func (s *Server) ttlsMSCHAPv2(ctx context.Context, t *tunnel, log *slog.Logger, 
 	}
 	res := s.tunnelMSCHAPv2(ctx, t, log, user, user, challenge, response[2:18], response[26:50])
 	if !res.ok {
+		// MS-CHAP-Error (RFC 2548 §2.1.5) tells the device why (691,
+		// 647 locked, 648 expired, 649); it acknowledges, then the
+		// EAP-Failure follows.
+		avp := appendAVP(nil, avpMSCHAPError, microsoftVendorID, append([]byte{response[0]}, mschapFailureText(res.code)...))
+		if err := t.writeApp(avp); err == nil {
+			t.awaitPeer()
+		}
 		return eapStep{}
 	}
 	avp := appendAVP(nil, avpMSCHAP2Success, microsoftVendorID, append([]byte{response[0]}, res.proof.AuthenticatorResponse...))
