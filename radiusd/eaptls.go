@@ -59,11 +59,9 @@ type innerFunc func(ctx context.Context, t *tunnel) eapStep
 
 // tlsMethod is PEAP or EAP-TTLS: fragmentation both ways around a tunnel.
 type tlsMethod struct {
-	s     *Server
-	c     *conversation
-	typ   byte
-	log   *slog.Logger
-	inner innerFunc
+	c   *conversation // for its Framed-MTU
+	log *slog.Logger
+	tun *tunnel
 
 	// in reassembles the peer's fragments; inTotal is the TLS Message
 	// Length announced (0: none).
@@ -73,22 +71,18 @@ type tlsMethod struct {
 	// that none of it was sent yet.
 	out      []byte
 	outFirst bool
-
-	tun *tunnel
 }
 
 func (s *Server) newTLSMethod(c *conversation) *tlsMethod {
-	m := &tlsMethod{s: s, c: c, typ: c.typ, log: c.log.With("eap_method", methodName(c.typ))}
-	switch c.typ {
-	case eapTypePEAP:
-		m.inner = s.peapInner
-	default:
-		m.inner = s.ttlsInner
+	log := c.log.With("eap_method", methodName(c.typ))
+	inner := s.ttlsInner
+	if c.typ == eapTypePEAP {
+		inner = s.peapInner
 	}
-	m.tun = newTunnel(s.ctx, s.tlsConfig, m.typ, m.log, m.inner)
-	m.tun.wg = &s.wg
-	m.tun.client, m.tun.outer = c.client, c.outer
-	return m
+	t := newTunnel(s.ctx, s.tlsConfig, c.typ, log, inner)
+	t.wg = &s.wg
+	t.client, t.outer = c.client, c.outer
+	return &tlsMethod{c: c, log: log, tun: t}
 }
 
 func methodName(typ byte) string {
