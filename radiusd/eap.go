@@ -380,7 +380,16 @@ func (c *conversation) setMethod(m eapMethod) {
 // eap answers an Access-Request carrying EAP-Message.
 func (s *Server) eap(ctx context.Context, r *request, logArgs []any) reply {
 	logArgs = append(logArgs, "method", "eap")
-	p, err := parseEAP(eapMessage(r.pkt))
+	raw := eapMessage(r.pkt)
+	if len(raw) == 0 {
+		// EAP-Start (RFC 3579 §2.1): an access point that leaves the
+		// Identity exchange to the server sends an empty EAP-Message.
+		// The peer's Identity response then starts the conversation.
+		s.log.Debug("radius EAP-Start answered with an Identity request", logArgs...)
+		msg := eapPacket{code: eapCodeRequest, id: 0, typ: eapTypeIdentity}.encode()
+		return reply{code: radius.CodeAccessChallenge, attrs: eapAttributes(msg)}
+	}
+	p, err := parseEAP(raw)
 	if err != nil {
 		s.log.Warn("radius EAP rejected: malformed EAP-Message", append(logArgs, "err", err.Error())...)
 		return reply{code: radius.CodeAccessReject}

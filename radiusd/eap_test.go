@@ -102,6 +102,16 @@ func TestEAPBadInput(t *testing.T) {
 			t.Fatalf("reply %s with EAP % x, want Access-Challenge with an EAP-Request", p.Code, replyEAP(p))
 		}
 	})
+	t.Run("an empty EAP-Message (EAP-Start) gets an Identity request", func(t *testing.T) {
+		t.Parallel()
+		n := newNAS(t, d)
+		p := radius.New(radius.CodeAccessRequest, []byte(secret))
+		p.Add(rfc2869.EAPMessage_Type, radius.Attribute{})
+		r := n.exchange(sign(t, p, secret))
+		if got := replyEAP(r); r.Code != radius.CodeAccessChallenge || !bytes.Equal(got, []byte{1, 0, 0, 5, 1}) {
+			t.Fatalf("reply %s with EAP % x, want Access-Challenge with EAP-Request/Identity", r.Code, got)
+		}
+	})
 	t.Run("truncated EAP is rejected", func(t *testing.T) {
 		t.Parallel()
 		n := newNAS(t, d)
