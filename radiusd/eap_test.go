@@ -2,6 +2,8 @@ package radiusd_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/md5"
 	"encoding/binary"
 	"net"
 	"strings"
@@ -268,6 +270,19 @@ func TestAccounting(t *testing.T) {
 		if radius.Code(b[0]) != radius.CodeAccountingResponse {
 			t.Fatalf("reply code %d, want Accounting-Response", b[0])
 		}
+		// Message-Authenticator first, computed over zeros in the
+		// authenticator field as accounting packets have it.
+		if len(b) < 38 || b[20] != byte(rfc2869.MessageAuthenticator_Type) || b[21] != 18 {
+			t.Fatalf("first attribute is not Message-Authenticator: % x", b[20:min(len(b), 24)])
+		}
+		c := bytes.Clone(b)
+		clear(c[4:20])
+		clear(c[22:38])
+		m := hmac.New(md5.New, []byte(secret))
+		m.Write(c)
+		if !hmac.Equal(m.Sum(nil), b[22:38]) {
+			t.Error("Accounting-Response's Message-Authenticator does not verify")
+		}
 		waitLog(t, d, `msg="radius accounting"`)
 		waitLog(t, d, `user=alice status=Start session_id=sess-0001`)
 	})
@@ -306,4 +321,20 @@ func TestAccounting(t *testing.T) {
 		n.expectNoReply(accountingRequest(t, rfc2866.AcctStatusType_Value_Start, "sess-0005", secret))
 		waitLog(t, d, "Accounting-Request on the authentication port")
 	})
+}
+
+// TestRadclientAccounting sends an Accounting-Request with FreeRADIUS's
+// radclient, which checks the Accounting-Response's authenticator.
+func TestRadclientAccounting(t *testing.T) {
+	d := dirdtest.Start(t, dirdtest.Config(t), dirdtest.Options{})
+	in := "User-Name = \"alice\"\nAcct-Status-Type = Start\nAcct-Session-Id = \"radclient-0001\"\nNAS-Identifier = \"ap-1\"\n"
+	out, code := run(t, in, "radclient", "-x", "-r", "1", "-t", "3", d.RadiusAcctAddr, "acct", secret)
+	if code != 0 || !strings.Contains(out, "Received Accounting-Response") {
+		t.Fatalf("radclient exit %d, want an Accounting-Response:\n%s", code, out)
+	}
+	waitLog(t, d, "user=alice status=Start session_id=radclient-0001 nas=ap-1")
+	out, code = run(t, in, "radclient", "-x", "-r", "1", "-t", "1", d.RadiusAcctAddr, "acct", "not-the-secret")
+	if code == 0 || strings.Contains(out, "Received Accounting-Response") {
+		t.Fatalf("radclient with a wrong secret got an answer (exit %d):\n%s", code, out)
+	}
 }

@@ -132,6 +132,11 @@ func encodeReply(code radius.Code, req *radius.Packet, attrs radius.Attributes, 
 		return nil, err
 	}
 	const maOff = 20 + 2 // the first attribute's value
+	if code == radius.CodeAccountingResponse {
+		// Accounting packets compute it over 16 zero bytes in the
+		// authenticator field, as FreeRADIUS does (and checks).
+		clear(b[4:20])
+	}
 	copy(b[maOff:], messageAuthenticator(b, maOff, secret))
 	h := md5.New()
 	h.Write(b[:4])
