@@ -1,6 +1,7 @@
 package radiusd
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/md5"
 	"errors"
@@ -26,9 +27,23 @@ var errBadRequestAuthenticator = errors.New("wrong Request Authenticator on Acco
 
 // verifyAccountingRequest checks an Accounting-Request's Request
 // Authenticator (RFC 2866 §3): the MD5 of the packet with 16 zero bytes
-// in its place, followed by the shared secret. The comparison takes
-// constant time.
+// in its place, followed by the shared secret; and its
+// Message-Authenticator when it has one. The comparisons take constant
+// time.
 func verifyAccountingRequest(pkt, secret []byte) error {
+	// A Message-Authenticator is optional here; one that is present
+	// must verify, computed over zeros in the authenticator field.
+	off, err := messageAuthenticatorOffset(pkt)
+	if err != nil {
+		return err
+	}
+	if off >= 0 {
+		z := bytes.Clone(pkt)
+		clear(z[4:20])
+		if !hmac.Equal(messageAuthenticator(z, off, secret), pkt[off:off+authenticatorLen]) {
+			return errBadMessageAuthenticator
+		}
+	}
 	h := md5.New()
 	h.Write(pkt[:4])
 	var zero [authenticatorLen]byte

@@ -305,6 +305,35 @@ func TestAccounting(t *testing.T) {
 		n.expectNoReply(accountingRequest(t, rfc2866.AcctStatusType_Value_Start, "sess-0003", "not-the-secret"))
 		waitLog(t, d, "wrong Request Authenticator on Accounting-Request")
 	})
+	t.Run("a Message-Authenticator, when present, must verify", func(t *testing.T) {
+		n := acctNAS(t, d)
+		for _, tt := range []struct {
+			name  string
+			key   string
+			reply bool
+		}{{"right", secret, true}, {"wrong", "not-the-secret", false}} {
+			p := radius.New(radius.CodeAccountingRequest, []byte(secret))
+			rfc2866.AcctStatusType_Set(p, rfc2866.AcctStatusType_Value_InterimUpdate)
+			rfc2866.AcctSessionID_SetString(p, "sess-ma-"+tt.name)
+			p.Add(rfc2869.MessageAuthenticator_Type, make(radius.Attribute, 16))
+			b, err := p.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			clear(b[4:20]) // zero while the Message-Authenticator is computed
+			m := hmac.New(md5.New, []byte(tt.key))
+			m.Write(b)
+			copy(b[len(b)-16:], m.Sum(nil))
+			h := md5.New() // then the Request Authenticator over it
+			h.Write(b)
+			h.Write([]byte(secret))
+			copy(b[4:20], h.Sum(nil))
+			n.send(b)
+			if got := n.read(noReply) != nil; got != tt.reply {
+				t.Errorf("%s Message-Authenticator: answered %v, want %v", tt.name, got, tt.reply)
+			}
+		}
+	})
 	t.Run("a tampered request is dropped", func(t *testing.T) {
 		n := acctNAS(t, d)
 		b := accountingRequest(t, rfc2866.AcctStatusType_Value_Start, "sess-0004", secret)
