@@ -428,7 +428,7 @@ func TestEAPOLTest(t *testing.T) {
 		// user (MS-CHAPv2 Change-Password, which dird does not serve):
 		// it never answers, so the run ends in its timeout, unaccepted,
 		// and eapol_test exits as after a reject (no keys).
-		tc{"PEAP-MSCHAPv2 on an expired password gets E=648", supplicant{eap: "PEAP", phase2: "auth=MSCHAPV2", user: "expired", pw: pw["expired"], timeout: 4}, eapolExitReject},
+		tc{"PEAP-MSCHAPv2 on an expired password gets E=648", supplicant{eap: "PEAP", phase2: "auth=MSCHAPV2", user: "expired", pw: pw["expired"], timeout: 8}, eapolExitReject},
 		tc{"EAP-TTLS/PAP on a locked account", supplicant{eap: "TTLS", phase2: "auth=PAP", user: "locked", pw: pw["locked"]}, eapolExitReject},
 		tc{"EAP-TTLS/MSCHAPv2 on a locked account", supplicant{eap: "TTLS", phase2: "auth=MSCHAPV2", user: "locked", pw: pw["locked"]}, eapolExitReject},
 		tc{"EAP-TTLS/MSCHAPv2 on an expired password", supplicant{eap: "TTLS", phase2: "auth=MSCHAPV2", user: "expired", pw: pw["expired"]}, eapolExitReject},
