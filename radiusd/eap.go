@@ -380,6 +380,12 @@ func (c *conversation) setMethod(m eapMethod) {
 // eap answers an Access-Request carrying EAP-Message.
 func (s *Server) eap(ctx context.Context, r *request, logArgs []any) reply {
 	logArgs = append(logArgs, "method", "eap")
+	if hasAttr(r.pkt, rfc2865.UserPassword_Type) || hasAttr(r.pkt, rfc2865.CHAPPassword_Type) {
+		// RFC 3579 §3.3: EAP-Message excludes the other credential
+		// attributes; a request with both is not from a sane client.
+		s.log.Warn("radius EAP rejected: EAP-Message together with User-Password or CHAP-Password", logArgs...)
+		return reply{code: radius.CodeAccessReject}
+	}
 	raw := eapMessage(r.pkt)
 	if len(raw) == 0 {
 		// EAP-Start (RFC 3579 §2.1): an access point that leaves the

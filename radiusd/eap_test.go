@@ -114,6 +114,16 @@ func TestEAPBadInput(t *testing.T) {
 			t.Fatalf("reply %s with EAP % x, want Access-Challenge with EAP-Request/Identity", r.Code, got)
 		}
 	})
+	t.Run("EAP-Message with a User-Password is rejected", func(t *testing.T) {
+		t.Parallel()
+		n := newNAS(t, d)
+		p := eapRequest(t, eapIdentity(1, "alice"), 0, nil)
+		rfc2865.UserPassword_SetString(p, alicePW)
+		if r := n.exchange(sign(t, p, secret)); r.Code != radius.CodeAccessReject {
+			t.Fatalf("reply %s, want Access-Reject", r.Code)
+		}
+		waitLog(t, d, "EAP-Message together with User-Password")
+	})
 	t.Run("truncated EAP is rejected", func(t *testing.T) {
 		t.Parallel()
 		n := newNAS(t, d)
