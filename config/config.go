@@ -14,6 +14,7 @@ import (
 	"github.com/dird/dird/ldapd"
 	"github.com/dird/dird/mail"
 	"github.com/dird/dird/policy"
+	"github.com/dird/dird/portal"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
 )
@@ -33,7 +34,7 @@ type Config struct {
 	// Radius is the RADIUS front.
 	Radius radiusd.Config `mapstructure:"radius"`
 	// Portal is the web portal.
-	Portal PortalConfig `mapstructure:"portal"`
+	Portal portal.Config `mapstructure:"portal"`
 	// Metrics is the Prometheus and health endpoint.
 	Metrics MetricsConfig `mapstructure:"metrics"`
 	// Mail is how the portal and the notifier send email.
@@ -79,9 +80,11 @@ func defaults() map[string]any {
 		"radius.eap_tls_cert": "",
 		"radius.eap_tls_key":  "",
 
-		"portal.listen":     "127.0.0.1:8080",
-		"portal.public_url": "http://127.0.0.1:8080",
-		"portal.reset_ttl":  "10m",
+		"portal.listen":       "127.0.0.1:8080",
+		"portal.public_url":   "http://127.0.0.1:8080",
+		"portal.reset_ttl":    "10m",
+		"portal.session_idle": "30m",
+		"portal.session_max":  "12h",
 
 		"metrics.listen": "",
 

@@ -97,3 +97,9 @@ type PolicySummary struct {
 func (d *Door) Summary() PolicySummary {
 	return PolicySummary{Rules: d.rules, History: d.cfg.History, MaxAge: d.cfg.MaxAge, ExpireWarning: d.cfg.ExpireWarning}
 }
+
+// Healthy reports whether the store answers (the portal's /healthz).
+func (d *Door) Healthy(ctx context.Context) error {
+	_, err := d.dir.Get(ctx, d.dir.Base())
+	return err
+}

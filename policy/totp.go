@@ -135,6 +135,21 @@ func (d *Door) BeginTOTP(ctx context.Context, dn store.DN, issuer, account strin
 	if err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("starting TOTP enrolment for %s: %w", dn, err)
 	}
+	return enrollment(secret, issuer, account), nil
+}
+
+// PendingTOTP returns the enrolment in progress for dn (to show the QR
+// code again after a wrong confirmation code), or false when there is
+// none.
+func (d *Door) PendingTOTP(ctx context.Context, dn store.DN, issuer, account string) (TOTPEnrollment, bool, error) {
+	rec, err := d.readTOTP(ctx, dn)
+	if err != nil || len(rec.Pending) == 0 {
+		return TOTPEnrollment{}, false, err
+	}
+	return enrollment(rec.Pending, issuer, account), true, nil
+}
+
+func enrollment(secret []byte, issuer, account string) TOTPEnrollment {
 	enc := b32.EncodeToString(secret)
 	label := url.PathEscape(issuer + ":" + account)
 	q := url.Values{}
@@ -143,7 +158,7 @@ func (d *Door) BeginTOTP(ctx context.Context, dn store.DN, issuer, account strin
 	q.Set("algorithm", "SHA1")
 	q.Set("digits", fmt.Sprint(totpDigits))
 	q.Set("period", fmt.Sprint(int(totpPeriod/time.Second)))
-	return TOTPEnrollment{Secret: enc, URI: "otpauth://totp/" + label + "?" + q.Encode()}, nil
+	return TOTPEnrollment{Secret: enc, URI: "otpauth://totp/" + label + "?" + q.Encode()}
 }
 
 // ConfirmTOTP checks a code from the pending secret and, when right,

@@ -16,7 +16,9 @@ import (
 
 	"github.com/dird/dird/config"
 	"github.com/dird/dird/ldapd"
+	"github.com/dird/dird/mail"
 	"github.com/dird/dird/policy"
+	"github.com/dird/dird/portal"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
 	"github.com/dird/dird/store/badgerkv"
@@ -41,6 +43,8 @@ type Server struct {
 	ldap *ldapd.Server
 	// radius is nil when radius.listen is empty.
 	radius *radiusd.Server
+	// portal is nil when portal.listen is empty.
+	portal *portal.Server
 
 	addrs map[string]string
 	errc  chan error
@@ -127,7 +131,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := serve(ln); err != nil && !errors.Is(err, ldapd.ErrServerClosed) {
+			if err := serve(ln); err != nil && !errors.Is(err, ldapd.ErrServerClosed) && !errors.Is(err, portal.ErrServerClosed) {
 				s.errc <- fmt.Errorf("%s: serving %s: %w", front, addr, err)
 			}
 		}()
@@ -161,12 +165,40 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 			}
 		}()
 	}
+	if cfg.Portal.Listen != "" {
+		if err := s.startPortal(cfg, o, listen); err != nil {
+			s.ldap.Shutdown(ctx)
+			if s.radius != nil {
+				s.radius.Shutdown(ctx)
+			}
+			return nil, err
+		}
+	}
 	if o.KV == nil {
 		// dird export and dird backup reach a running server here.
 		s.ctl = startControl(cfg, s.kv, s.dir, log)
 	}
 	ok = true
 	return s, nil
+}
+
+// startPortal builds the portal with its mail sender and starts it on
+// portal.listen.
+func (s *Server) startPortal(cfg config.Config, o Options, listen func(string, string, func(net.Listener) error) error) error {
+	sender, err := mail.New(cfg.Mail, s.log.With("component", "mail"))
+	if err != nil {
+		return err
+	}
+	p, err := portal.New(cfg.Portal, s.door, sender, s.log.With("front", "portal"), portal.Options{Now: o.Now})
+	if err != nil {
+		return err
+	}
+	if err := listen("portal", cfg.Portal.Listen, p.Serve); err != nil {
+		p.Close()
+		return err
+	}
+	s.portal = p
+	return nil
 }
 
 func loadTLS(c ldapd.Config) (*tls.Config, error) {
@@ -180,7 +212,8 @@ func loadTLS(c ldapd.Config) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// Addr returns the bound address of a front ("ldap", "ldaps", "radius"),
+// Addr returns the bound address of a front ("ldap", "ldaps", "radius",
+// "portal"),
 // or "".
 func (s *Server) Addr(front string) string { return s.addrs[front] }
 
@@ -198,6 +231,11 @@ func (s *Server) Err() <-chan error { return s.errc }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ctl.stop(ctx)
 	err := s.ldap.Shutdown(ctx)
+	if s.portal != nil {
+		if perr := s.portal.Shutdown(ctx); perr != nil && err == nil {
+			err = perr
+		}
+	}
 	if s.radius != nil {
 		if rerr := s.radius.Shutdown(ctx); rerr != nil && err == nil {
 			err = rerr
