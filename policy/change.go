@@ -75,7 +75,7 @@ func (d *Door) ChangePassword(ctx context.Context, c Change) (generated []byte, 
 		}
 		if !ok || e.First("userPassword") == "" {
 			if !byAdmin && !d.isPreviousPassword(ctx, s, c.Old) {
-				if err := d.recordFailure(ctx, target); err != nil {
+				if err := d.recordFailure(ctx, target, c.Front); err != nil {
 					return nil, err
 				}
 			}

@@ -31,6 +31,9 @@ type Options struct {
 	// HashWait is the longest an attempt waits for a hashing slot when
 	// its context has no earlier deadline; 0 means 10s.
 	HashWait time.Duration
+	// OnLockout, when set, is called after a failed attempt locked an
+	// account (server writes the audit line: policy does not log).
+	OnLockout func(ctx context.Context, dn store.DN, front string)
 }
 
 // Door is the one place that decides about credentials. Every front calls
@@ -50,6 +53,7 @@ type Door struct {
 	// verifyHook, when set, is called once per hash verification (tests
 	// count the work a login costs with it).
 	verifyHook func()
+	onLockout  func(ctx context.Context, dn store.DN, front string)
 }
 
 // maxRecordedFailures caps pwdFailureTime values: it is also the hourly
@@ -72,12 +76,13 @@ func New(dir *store.Directory, cfg Config, admin Admin, o Options) (*Door, error
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	d := &Door{
-		cfg:      cfg,
-		dir:      dir,
-		creds:    creds,
-		admin:    adminDN,
-		now:      o.Now,
-		hashWait: o.HashWait,
+		cfg:       cfg,
+		dir:       dir,
+		creds:     creds,
+		admin:     adminDN,
+		now:       o.Now,
+		hashWait:  o.HashWait,
+		onLockout: o.OnLockout,
 		params: HashParams{
 			Scheme:        cfg.Hash,
 			Argon2Memory:  cfg.Argon2Memory,
@@ -332,7 +337,7 @@ func (d *Door) Authenticate(ctx context.Context, l Login) (Outcome, error) {
 		}
 		// Counted even while locked: guesses during a lock are what the
 		// hourly throttle bounds.
-		return out, d.recordFailure(ctx, e.DN)
+		return out, d.recordFailure(ctx, e.DN, l.Front)
 	}
 	out.DN = e.DN
 	if exp := d.expiresAt(s); !exp.IsZero() && !now.Before(exp) {
@@ -443,8 +448,10 @@ func (d *Door) isPreviousPassword(ctx context.Context, s state, secret []byte) b
 
 // recordFailure adds a pwdFailureTime (unique: microseconds, and never
 // equal to an earlier value) and locks the account at the threshold.
-func (d *Door) recordFailure(ctx context.Context, dn store.DN) error {
-	return d.writeState(ctx, dn, func(x *store.Entry) {
+func (d *Door) recordFailure(ctx context.Context, dn store.DN, front string) error {
+	locked := false
+	err := d.writeState(ctx, dn, func(x *store.Entry) {
+		locked = false
 		// Truncate before comparing: two failures in one microsecond
 		// would otherwise both be written as that microsecond.
 		now := d.now().UTC().Truncate(time.Microsecond)
@@ -467,9 +474,14 @@ func (d *Door) recordFailure(ctx context.Context, dn store.DN) error {
 		consecutive, _ := d.recentFailures(s, now)
 		if d.cfg.LockoutThreshold > 0 && consecutive >= d.cfg.LockoutThreshold && !d.lockActive(s, now) {
 			x.Set("pwdAccountLockedTime", store.FormatTime(now.Truncate(time.Second)))
+			locked = true
 			// Failures before the new lock no longer count once it ends.
 		}
 	})
+	if err == nil && locked && d.onLockout != nil {
+		d.onLockout(ctx, dn, front)
+	}
+	return err
 }
 
 // writeState applies fn to the entry at dn inside a credential

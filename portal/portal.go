@@ -275,7 +275,7 @@ func clientAddr(r *http.Request) string {
 
 // audit writes one audit line: who, what, result, from where, when.
 func (s *Server) audit(r *http.Request, event, user, result string, attrs ...any) {
-	args := append([]any{"audit", true, "front", policy.FrontPortal, "event", event, "user", user, "result", result, "client", clientAddr(r)}, attrs...)
+	args := append([]any{"audit", true, "event", event, "user", user, "result", result, "client", clientAddr(r)}, attrs...)
 	s.log.InfoContext(r.Context(), "audit", args...)
 }
 

@@ -107,7 +107,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 	if err := cfg.Policy.HashWarning(); err != nil {
 		log.Warn("weak password hashing parameters", "err", err)
 	}
-	s.door, err = policy.New(s.dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: adminPW}, policy.Options{Now: o.Now})
+	s.door, err = policy.New(s.dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: adminPW}, policy.Options{Now: o.Now, OnLockout: func(ctx context.Context, dn store.DN, front string) {
+		log.WarnContext(ctx, "audit", "audit", true, "event", "lockout", "user", dn.String(), "front", front)
+	}})
 	if err != nil {
 		return nil, err
 	}
