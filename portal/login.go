@@ -19,6 +19,10 @@ func (s *Server) getRoot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sess == nil {
+		if pending, _ := s.session(r, true); pending != nil {
+			http.Redirect(w, r, "/login/code", http.StatusSeeOther)
+			return
+		}
 		s.render(w, r, http.StatusOK, "login", view{Title: "Log in"})
 		return
 	}

@@ -71,6 +71,11 @@ func (s *Server) requireUser(w http.ResponseWriter, r *http.Request) *user {
 		return nil
 	}
 	if sess == nil {
+		if pending, _ := s.session(r, true); pending != nil {
+			// Half-way through a login: the code is still to come.
+			http.Redirect(w, r, "/login/code", http.StatusSeeOther)
+			return nil
+		}
 		s.clearSession(w)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil
