@@ -416,7 +416,7 @@ func (x b) fill(kv ...string) {
 	}
 }
 
-func (x b) click(label string) { x.t.Helper(); x.do("click "+label, chromedp.Click(button(label))) }
+func (x b) click(label string)  { x.t.Helper(); x.do("click "+label, chromedp.Click(button(label))) }
 func (x b) follow(label string) { x.t.Helper(); x.do("follow "+label, chromedp.Click(link(label))) }
 
 // see waits until the page shows the heading.
