@@ -38,7 +38,7 @@ func (d *Door) Status(ctx context.Context, dn store.DN) (*AccountStatus, error) 
 		ChangedAt:    s.changed,
 		ExpiresAt:    d.expiresAt(s),
 		MustChange:   s.mustChange,
-		HasTOTP:      len(rec.Secret) > 0,
+		HasTOTP:      rec.Secret != "",
 		RecoveryLeft: len(rec.Recovery),
 	}
 	st.Warn = !st.ExpiresAt.IsZero() && d.cfg.ExpireWarning > 0 && st.ExpiresAt.Sub(d.now()) <= d.cfg.ExpireWarning

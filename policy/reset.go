@@ -75,6 +75,8 @@ type resetRecord struct {
 	// Staged is the new password's hash, kept between the password step
 	// and the authentication-code step so the password is not sent twice.
 	Staged string `json:"staged,omitempty"`
+	// StagedNT is the new password's sealed NT hash (policy.nt_hash).
+	StagedNT string `json:"staged_nt,omitempty"`
 }
 
 // IssueResetToken makes a reset token for dn that works for ttl, and
@@ -191,7 +193,7 @@ func (d *Door) ResetPassword(ctx context.Context, token string, newPW []byte, co
 		return nil, t.Blocked
 	}
 	id := secretID(token)
-	hashed := rec.Staged
+	hashed, nt := rec.Staged, rec.StagedNT
 	if newPW != nil {
 		e, err := d.dir.Get(ctx, t.DN)
 		if err != nil {
@@ -206,6 +208,9 @@ func (d *Door) ResetPassword(ctx context.Context, token string, newPW []byte, co
 		if hashed, err = d.hash(ctx, newPW); err != nil {
 			return nil, fmt.Errorf("hashing the new password: %w", err)
 		}
+		if nt, err = d.sealNTHash(t.DN, newPW); err != nil {
+			return nil, err
+		}
 	}
 	if hashed == "" {
 		return nil, ErrResetNoPassword
@@ -218,7 +223,7 @@ func (d *Door) ResetPassword(ctx context.Context, token string, newPW []byte, co
 					if ok, err := txGetRecord(tx, recReset, id, &cur); err != nil || !ok {
 						return err
 					}
-					cur.Staged = hashed
+					cur.Staged, cur.StagedNT = hashed, nt
 					return txPutRecord(tx, recReset, id, cur)
 				})
 				if err != nil {
@@ -248,7 +253,7 @@ func (d *Door) ResetPassword(ctx context.Context, token string, newPW []byte, co
 			return err
 		}
 		x := old.Clone()
-		d.applyNewPassword(x, hashed, false, tx.Now())
+		d.applyNewPassword(x, hashed, nt, false, tx.Now())
 		return tx.Replace(old, x, t.DN.String())
 	})
 	if err != nil {

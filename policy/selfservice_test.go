@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,6 +219,13 @@ func TestTOTP(t *testing.T) {
 	if has, _ := h.door.HasTOTP(h.ctx, dn); !has {
 		t.Fatal("no TOTP after confirmation")
 	}
+	raw, err := h.door.creds.GetRecord(h.ctx, recTOTP, dn.Norm())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), sealedPrefix) || strings.Contains(string(raw), base64.StdEncoding.EncodeToString(secret)) || strings.Contains(string(raw), enr.Secret) {
+		t.Fatalf("the stored TOTP record is not sealed: %s", raw)
+	}
 	// The confirmation code's step is used: the same code is a replay.
 	if err := h.door.VerifyTOTP(h.ctx, dn, totpCode(secret, totpStep(h.clock.Now()))); !errors.Is(err, ErrTOTPWrong) {
 		t.Fatalf("replayed code: %v", err)
@@ -315,5 +324,16 @@ func TestQualityProblemsNamesEveryRule(t *testing.T) {
 	}
 	if p := QualityProblems(r, "Quiet-Harbor-Lamp-42"); len(p) != 0 {
 		t.Errorf("good password: %v", p)
+	}
+}
+
+// TestTOTPNeedsSealKey: without a seal key no TOTP secret is kept at all,
+// rather than kept in the clear.
+func TestTOTPNeedsSealKey(t *testing.T) {
+	h := newHarness(t, testConfig())
+	dn := h.addUser("alice", alicePW)
+	h.door.seal = nil
+	if _, err := h.door.BeginTOTP(h.ctx, dn, "dird", "alice"); !errors.Is(err, ErrNoSealKey) {
+		t.Fatalf("BeginTOTP without a seal key: %v, want ErrNoSealKey", err)
 	}
 }

@@ -44,17 +44,38 @@ const (
 	recoveryCodes   = 10
 )
 
-// totpRecord is one account's second factor.
-//
-// TODO(seal): Secret and Pending are stored as they are, in a record no
-// search or export returns. Seal them with policy/seal.go (AES-GCM,
-// Options.SealKey) once that lands.
+// totpRecord is one account's second factor. Secret and Pending are
+// sealed (seal.go: AES-256-GCM under the seal key, bound to the entry's
+// DN and to totpSealAttr), so a copy of the store without the key does
+// not give the secrets away.
 type totpRecord struct {
-	Secret   []byte      `json:"secret,omitempty"`
-	Pending  []byte      `json:"pending,omitempty"` // awaiting its confirmation code
+	Secret   string      `json:"secret,omitempty"`
+	Pending  string      `json:"pending,omitempty"` // awaiting its confirmation code
 	LastStep int64       `json:"last_step,omitempty"`
 	Failures []time.Time `json:"failures,omitempty"`
 	Recovery []string    `json:"recovery,omitempty"` // argon2id hashes of unused recovery codes
+}
+
+// totpSealAttr names TOTP secrets in the sealing's additional data, so a
+// sealed TOTP secret cannot be passed off as another sealed value.
+const totpSealAttr = "dirdTOTPSecret"
+
+func (d *Door) sealTOTP(dn store.DN, secret []byte) (string, error) {
+	if d.seal == nil {
+		return "", ErrNoSealKey
+	}
+	return d.seal.seal(totpSealAttr, dn, secret)
+}
+
+func (d *Door) openTOTP(dn store.DN, sealed string) ([]byte, error) {
+	if d.seal == nil {
+		return nil, ErrNoSealKey
+	}
+	b, err := d.seal.open(totpSealAttr, dn, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("opening the TOTP secret of %s: %w", dn, err)
+	}
+	return b, nil
 }
 
 // TOTPEnrollment is what the person scans or types into an authenticator
@@ -110,7 +131,7 @@ func (d *Door) readTOTP(ctx context.Context, dn store.DN) (totpRecord, error) {
 // with an Access-Challenge.
 func (d *Door) HasTOTP(ctx context.Context, dn store.DN) (bool, error) {
 	rec, err := d.readTOTP(ctx, dn)
-	return len(rec.Secret) > 0, err
+	return rec.Secret != "", err
 }
 
 // BeginTOTP starts (or restarts) enrolment: a new secret is kept pending
@@ -121,7 +142,11 @@ func (d *Door) BeginTOTP(ctx context.Context, dn store.DN, issuer, account strin
 	if _, err := rand.Read(secret); err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("policy: reading random bytes: %w", err)
 	}
-	err := d.creds.Update(ctx, func(tx *store.Txn) error {
+	sealed, err := d.sealTOTP(dn, secret)
+	if err != nil {
+		return TOTPEnrollment{}, err
+	}
+	err = d.creds.Update(ctx, func(tx *store.Txn) error {
 		if _, err := tx.Get(dn); err != nil {
 			return err
 		}
@@ -129,7 +154,7 @@ func (d *Door) BeginTOTP(ctx context.Context, dn store.DN, issuer, account strin
 		if _, err := txGetRecord(tx, recTOTP, recordKeyDN(dn), &rec); err != nil {
 			return err
 		}
-		rec.Pending = secret
+		rec.Pending = sealed
 		return txPutRecord(tx, recTOTP, recordKeyDN(dn), rec)
 	})
 	if err != nil {
@@ -143,10 +168,14 @@ func (d *Door) BeginTOTP(ctx context.Context, dn store.DN, issuer, account strin
 // none.
 func (d *Door) PendingTOTP(ctx context.Context, dn store.DN, issuer, account string) (TOTPEnrollment, bool, error) {
 	rec, err := d.readTOTP(ctx, dn)
-	if err != nil || len(rec.Pending) == 0 {
+	if err != nil || rec.Pending == "" {
 		return TOTPEnrollment{}, false, err
 	}
-	return enrollment(rec.Pending, issuer, account), true, nil
+	secret, err := d.openTOTP(dn, rec.Pending)
+	if err != nil {
+		return TOTPEnrollment{}, false, err
+	}
+	return enrollment(secret, issuer, account), true, nil
 }
 
 func enrollment(secret []byte, issuer, account string) TOTPEnrollment {
@@ -169,14 +198,18 @@ func (d *Door) ConfirmTOTP(ctx context.Context, dn store.DN, code string) ([]str
 	if err != nil {
 		return nil, err
 	}
-	if len(rec.Pending) == 0 {
+	if rec.Pending == "" {
 		return nil, ErrTOTPNotEnrolling
+	}
+	secret, err := d.openTOTP(dn, rec.Pending)
+	if err != nil {
+		return nil, err
 	}
 	now := d.now()
 	if d.totpThrottled(rec, now) {
 		return nil, ErrTOTPThrottled
 	}
-	step := matchTOTP(rec.Pending, normalizeCode(code), now)
+	step := matchTOTP(secret, normalizeCode(code), now)
 	if step < 0 {
 		return nil, errors.Join(ErrTOTPWrong, d.totpFailure(ctx, dn))
 	}
@@ -198,7 +231,7 @@ func (d *Door) ConfirmTOTP(ctx context.Context, dn store.DN, code string) ([]str
 		if _, err := txGetRecord(tx, recTOTP, recordKeyDN(dn), &cur); err != nil {
 			return err
 		}
-		if !hmac.Equal(cur.Pending, pending) {
+		if cur.Pending != pending {
 			return ErrTOTPNotEnrolling // restarted meanwhile
 		}
 		return txPutRecord(tx, recTOTP, recordKeyDN(dn), totpRecord{Secret: pending, LastStep: step, Recovery: hashes})
@@ -219,8 +252,12 @@ func (d *Door) VerifyTOTP(ctx context.Context, dn store.DN, code string) error {
 	if err != nil {
 		return err
 	}
-	if len(rec.Secret) == 0 {
+	if rec.Secret == "" {
 		return ErrTOTPWrong
+	}
+	secret, err := d.openTOTP(dn, rec.Secret)
+	if err != nil {
+		return err
 	}
 	code = normalizeCode(code)
 	if code == "" {
@@ -232,7 +269,7 @@ func (d *Door) VerifyTOTP(ctx context.Context, dn store.DN, code string) error {
 	}
 	key := recordKeyDN(dn)
 	if len(code) == totpDigits {
-		step := matchTOTP(rec.Secret, code, now)
+		step := matchTOTP(secret, code, now)
 		if step >= 0 {
 			used := false
 			err := d.creds.Update(ctx, func(tx *store.Txn) error {

@@ -101,7 +101,7 @@ func newHarness(t *testing.T, pc policy.Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	door, err := policy.New(dir, pc, policy.Admin{DN: adminDN, Password: "admin-secret-1"}, policy.Options{Now: c.Now})
+	door, err := policy.New(dir, pc, policy.Admin{DN: adminDN, Password: "admin-secret-1"}, policy.Options{Now: c.Now, SealKey: bytes.Repeat([]byte{7}, policy.SealKeySize)})
 	if err != nil {
 		t.Fatal(err)
 	}
