@@ -273,7 +273,7 @@ var codesRE = regexp.MustCompile(`<li><code>([A-Z2-7]{5}-[A-Z2-7]{5})</code></li
 // the recovery codes.
 func (h *harness) enrol(b *browser) (string, []string) {
 	h.t.Helper()
-	p := b.post("/security/mfa")
+	p := b.post("/security/mfa", "password", alicePW)
 	m := secretRE.FindStringSubmatch(p.body)
 	if m == nil || !strings.Contains(p.body, `src="data:image/png;base64,`) {
 		h.t.Fatalf("enrolment page without secret or QR code: %s", p.body)

@@ -3,8 +3,10 @@ package portal
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/dird/dird/policy"
+	"github.com/dird/dird/store"
 )
 
 // getRoot is the login page for a visitor and the home page after login.
@@ -30,7 +32,9 @@ func (s *Server) getRoot(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
-	if u.status.MustChange {
+	if u.status.MustChange || u.expired(s.now()) {
+		// A must-change or (with grace logins) expired password: the
+		// change comes before anything else.
 		http.Redirect(w, r, "/security", http.StatusSeeOther)
 		return
 	}
@@ -132,7 +136,7 @@ func (s *Server) postLoginCode(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	name := sess.DN.String()
+	name := uidOf(sess.DN)
 	err = s.door.VerifyTOTP(r.Context(), sess.DN, formValue(r, "code"))
 	switch {
 	case errors.Is(err, policy.ErrTOTPThrottled):
@@ -170,9 +174,17 @@ func (s *Server) postLogout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if sess != nil {
-			s.audit(r, "logout", sess.DN.String(), "ok")
+			s.audit(r, "logout", uidOf(sess.DN), "ok")
 		}
 	}
 	s.clearSession(w)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// uidOf is the login name in a DN's first RDN (uid=alice,...), or the DN.
+func uidOf(dn store.DN) string {
+	if len(dn) > 0 && len(dn[0]) == 1 && strings.EqualFold(dn[0][0].Type, "uid") {
+		return dn[0][0].Value
+	}
+	return dn.String()
 }

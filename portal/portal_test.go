@@ -500,7 +500,10 @@ func TestMFA(t *testing.T) {
 	h.addUser("alice", alicePW)
 	b := h.browser()
 	b.login("alice", alicePW)
-	p := b.post("/security/mfa")
+	if p := b.post("/security/mfa", "password", wrongPW); p.status != http.StatusUnauthorized || !p.has("Your password is not right.") || secretRE.MatchString(p.body) {
+		t.Fatalf("enrolment without the password: %d", p.status)
+	}
+	p := b.post("/security/mfa", "password", alicePW)
 	m := secretRE.FindStringSubmatch(p.body)
 	if m == nil {
 		t.Fatal("no secret on the enrolment page")
@@ -568,5 +571,26 @@ func TestMFA(t *testing.T) {
 	}
 	if p := h.browser().login("alice", secondPW); p.url != "/login/code" {
 		t.Fatalf("new password after reset: %s", p.url)
+	}
+}
+
+// TestGraceLogin: with lock_on_expiry off and grace logins, an expired
+// password still logs in, straight to the change form.
+func TestGraceLogin(t *testing.T) {
+	pc := testPolicy()
+	pc.MaxAge, pc.LockOnExpiry, pc.GraceLogins = 30*24*time.Hour, false, 2
+	h := newHarness(t, pc)
+	h.addUser("alice", alicePW)
+	h.clock.Advance(31 * 24 * time.Hour)
+	b := h.browser()
+	p := b.login("alice", alicePW)
+	if p.url != "/security" || !p.has("Your password has expired.") {
+		t.Fatalf("grace login landed on %s:\n%s", p.url, p.body)
+	}
+	if p := b.post("/security/password", "current", alicePW, "new", secondPW, "confirm", secondPW); p.url != "/" || !p.has("Welcome") {
+		t.Fatalf("change after a grace login: %s", p.url)
+	}
+	if p := h.browser().login("alice", secondPW); !p.has("Welcome") || p.has("expired") {
+		t.Fatal("the new password does not log in plainly")
 	}
 }

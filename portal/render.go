@@ -19,6 +19,7 @@ type view struct {
 	Now time.Time
 
 	Error    string
+	MFAError string
 	Problems []string // password rules broken
 	Message  string
 	Notice   string
@@ -31,6 +32,7 @@ type view struct {
 	Codes    []string
 	Warning  string // the expiry warning text, when due
 	Locked   bool
+	Expired  bool // a grace login: the password has expired
 }
 
 var pageNames = []string{

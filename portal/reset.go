@@ -206,5 +206,5 @@ func (s *Server) finishReset(w http.ResponseWriter, r *http.Request, t *policy.R
 	s.queueChangedMail(*acct, "with a reset link")
 	s.clearSession(w)
 	s.render(w, r, http.StatusOK, "message", view{Title: "Password reset",
-		Message: "Your password has been reset. Every session you had has ended; log in with the new password.", Notice: "login"})
+		Message: "Your password has been reset. Every session you had has ended; log in with the new password."})
 }

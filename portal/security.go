@@ -12,7 +12,7 @@ import (
 )
 
 func (s *Server) securityView(u *user) view {
-	v := view{Title: "Security", User: u.status, Rules: ruleList(s.door.Summary())}
+	v := view{Title: "Security", User: u.status, Rules: ruleList(s.door.Summary()), Expired: u.expired(s.now())}
 	if u.status.Warn {
 		v.Warning = timeLeft(s.now(), u.status.ExpiresAt)
 	}
@@ -101,6 +101,26 @@ func (s *Server) problems(r *http.Request, u *user, pw string, first *policy.Qua
 func (s *Server) postMFABegin(w http.ResponseWriter, r *http.Request) {
 	u := s.requireUser(w, r)
 	if u == nil {
+		return
+	}
+	// Re-authentication before a change to the second factor (ASVS 5.0
+	// 7.5.1): a session left open must not be enough to replace it. A
+	// wrong password counts toward the lockout like any other.
+	out, err := s.door.Authenticate(r.Context(), policy.Login{Front: policy.FrontPortal, DN: u.sess.DN, Secret: []byte(formValue(r, "password"))})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if out.Result != policy.OK {
+		s.audit(r, "mfa_enrol", u.status.UID, "wrong_password")
+		if out.Result != policy.InvalidCredentials {
+			s.clearSession(w)
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		v := s.securityView(u)
+		v.MFAError = "Your password is not right."
+		s.render(w, r, http.StatusUnauthorized, "security", v)
 		return
 	}
 	enr, err := s.door.BeginTOTP(r.Context(), u.sess.DN, s.issuer, u.status.UID)

@@ -3,6 +3,7 @@ package portal
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/dird/dird/policy"
 )
@@ -86,4 +87,10 @@ func (s *Server) requireUser(w http.ResponseWriter, r *http.Request) *user {
 		return nil
 	}
 	return &user{sess: sess, status: st}
+}
+
+// expired reports whether the user's password has expired (reachable
+// only with grace logins, lock_on_expiry off).
+func (u *user) expired(now time.Time) bool {
+	return !u.status.ExpiresAt.IsZero() && !now.Before(u.status.ExpiresAt)
 }

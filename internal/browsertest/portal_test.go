@@ -164,6 +164,7 @@ func TestMFAThenReset(t *testing.T) {
 	x.click("Log in")
 	x.see("Welcome, Alice Liddell")
 	x.follow("Security")
+	x.fill("Password (to confirm it is you)", alicePW)
 	x.click("Set up authenticator app")
 	x.see("Set up an authenticator app")
 	x.do("the QR code is drawn", chromedp.WaitVisible(chromedp.CSS(`img.qr[src^="data:image/png;base64,"]`)))
