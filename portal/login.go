@@ -83,7 +83,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	case out.Result == policy.Expired:
 		s.audit(r, "login", name, "expired")
-		s.render(w, r, http.StatusForbidden, "message", view{Title: "Password expired",
+		s.render(w, r, http.StatusForbidden, "message", view{Title: "Password expired", Locked: true, NoReset: true,
 			Message: "Your password has expired and your account is locked. Contact your administrator to restore it."})
 		return
 	case out.Result != policy.OK || out.Admin || out.DN == nil:

@@ -155,7 +155,7 @@ func TestLogin(t *testing.T) {
 	if e, _ := h.dir.Get(h.ctx, dn); e.First("pwdAccountLockedTime") == "" {
 		t.Fatal("three portal failures did not lock the account")
 	}
-	if p := h.browser().login("alice", alicePW); p.status != http.StatusForbidden || !p.has("Your account is locked") {
+	if p := h.browser().login("alice", alicePW); p.status != http.StatusForbidden || !p.has("Your account is locked") || !p.has(">Reset User Password</a>") {
 		t.Errorf("locked login: %d %s", p.status, p.body)
 	}
 	if p := h.browser().login("alice", wrongPW); p.has("locked") {

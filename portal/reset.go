@@ -123,7 +123,7 @@ func (s *Server) ticket(w http.ResponseWriter, r *http.Request, token string) (*
 	}
 	if t.Blocked != nil {
 		s.audit(r, "reset", t.UID, "blocked")
-		s.render(w, r, http.StatusForbidden, "message", view{Title: "Contact your administrator", Locked: true, Message: blockedMessage(t.Blocked)})
+		s.render(w, r, http.StatusForbidden, "message", view{Title: "Contact your administrator", Locked: true, NoReset: true, Message: blockedMessage(t.Blocked)})
 		return nil, false
 	}
 	return t, true

@@ -64,7 +64,7 @@ func (s *Server) postPassword(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, policy.ErrAccountExpired), errors.Is(err, policy.ErrAccountLocked):
 		s.audit(r, "password_change", who, "locked")
 		s.clearSession(w)
-		s.render(w, r, http.StatusForbidden, "message", view{Title: "Account locked", Locked: true, Message: "Your account is locked. Contact your administrator."})
+		s.render(w, r, http.StatusForbidden, "message", view{Title: "Account locked", Locked: true, NoReset: true, Message: "Your account is locked. Contact your administrator."})
 		return
 	case errors.Is(err, policy.ErrBusy):
 		fail(http.StatusServiceUnavailable, "The server is busy. Try again in a moment.", nil)

@@ -36,6 +36,10 @@ func TestResetFlow(t *testing.T) {
 	x.see("Check your email")
 
 	link := d.resetLink("alice@example.com")
+	token := link[strings.LastIndex(link, "/")+1:]
+	if strings.Contains(d.logText(), token) {
+		t.Fatal("the reset token is in the log")
+	}
 	x.do("open the emailed link", chromedp.Navigate(link))
 	x.see("Reset Password")
 	x.shot("reset")
@@ -71,6 +75,10 @@ func TestChangeInSecurity(t *testing.T) {
 	x.click("Log in")
 	x.see("Welcome, Alice Liddell")
 	x.shot("home")
+	// On a phone-sized screen the same page, laid out for it.
+	x.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	x.shot("home-phone")
+	x.do("desktop viewport", chromedp.EmulateReset())
 	old := x.sessionCookie()
 	if old == nil || !old.HTTPOnly || old.SameSite != "Lax" {
 		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Lax", old)
