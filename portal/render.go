@@ -31,9 +31,9 @@ type view struct {
 	Secret   string
 	Codes    []string
 	Warning  string // the expiry warning text, when due
-	Locked   bool // a red card: the account cannot be used
-	NoReset  bool // do not offer a reset (it cannot help)
-	Expired  bool // a grace login: the password has expired
+	Locked   bool   // a red card: the account cannot be used
+	NoReset  bool   // do not offer a reset (it cannot help)
+	Expired  bool   // a grace login: the password has expired
 }
 
 var pageNames = []string{
