@@ -8,13 +8,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 )
 
-// The sections below belong to packages that are not built yet (portal,
-// the metrics endpoint, mail, the notifier). Each moves to its
-// package, Validate and all, when that package is built; config then only
-// composes it, as it does store.Config and radiusd.Config.
+// The sections below are config's own: they belong to no other package.
+// Every other section lives, Validate and all, in the package it
+// configures, and config only composes it.
 
 // AdminConfig is the administrator: the account that writes the directory
 // with the ordinary OpenLDAP tools. It exists from the first start.
@@ -62,52 +60,6 @@ func (c AdminConfig) ReadPassword() (string, error) {
 		return "", fmt.Errorf("admin.password_file: %q is empty", c.PasswordFile)
 	}
 	return pw, nil
-}
-
-// MetricsConfig is the metrics section.
-type MetricsConfig struct {
-	// Listen serves Prometheus /metrics, /healthz and /readyz; empty
-	// turns them off.
-	Listen string `mapstructure:"listen"`
-}
-
-// Validate checks the section without touching the file system.
-func (c MetricsConfig) Validate() error {
-	if c.Listen == "" {
-		return nil
-	}
-	return validListen("metrics.listen", c.Listen)
-}
-
-// NotifyConfig is the notify section. It moves to the notifier's package.
-type NotifyConfig struct {
-	// ExpiryNotice lists how long before a password expires the user is
-	// emailed, once each; an empty list sends none.
-	ExpiryNotice []time.Duration `mapstructure:"expiry_notice"`
-	// Interval is how often the notifier looks for due notices; 0 turns
-	// the notifier off.
-	Interval time.Duration `mapstructure:"interval"`
-}
-
-// Validate checks the section without touching the file system.
-func (c NotifyConfig) Validate() error {
-	seen := map[time.Duration]int{}
-	for i, d := range c.ExpiryNotice {
-		if d <= 0 {
-			return fmt.Errorf("notify.expiry_notice[%d]: must be positive, e.g. 7d", i)
-		}
-		if j, dup := seen[d]; dup {
-			return fmt.Errorf("notify.expiry_notice[%d]: %s is already notify.expiry_notice[%d]", i, d, j)
-		}
-		seen[d] = i
-	}
-	switch {
-	case c.Interval < 0:
-		return errors.New("notify.interval: must not be negative")
-	case c.Interval > 0 && c.Interval < time.Second:
-		return fmt.Errorf("notify.interval: %s is below 1s; use e.g. 1h, or 0 for off", c.Interval)
-	}
-	return nil
 }
 
 // LogConfig is the log section: how much dird writes and in which form.

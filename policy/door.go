@@ -31,13 +31,13 @@ type Options struct {
 	// HashWait is the longest an attempt waits for a hashing slot when
 	// its context has no earlier deadline; 0 means 10s.
 	HashWait time.Duration
-	// OnLockout, when set, is called after a failed attempt locked an
-	// account (server writes the audit line: policy does not log).
-	OnLockout func(ctx context.Context, dn store.DN, front string)
 	// SealKey (SealKeySize bytes) encrypts the sealed attributes (the NT
 	// hash). Required when policy.nt_hash is on; server keeps it in
 	// <store.path>/seal.key.
 	SealKey []byte
+	// Observe, when set, is told of every decision (observe.go): the
+	// audit trail and the metrics hang off it. It must be quick.
+	Observe func(Event)
 }
 
 // Door is the one place that decides about credentials. Every front calls
@@ -59,7 +59,7 @@ type Door struct {
 	// verifyHook, when set, is called once per hash verification (tests
 	// count the work a login costs with it).
 	verifyHook func()
-	onLockout  func(ctx context.Context, dn store.DN, front string)
+	observe    func(Event) // Options.Observe; nil: nobody listens
 }
 
 // maxRecordedFailures caps pwdFailureTime values: it is also the hourly
@@ -82,13 +82,13 @@ func New(dir *store.Directory, cfg Config, admin Admin, o Options) (*Door, error
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	d := &Door{
-		cfg:       cfg,
-		dir:       dir,
-		creds:     creds,
-		admin:     adminDN,
-		now:       o.Now,
-		hashWait:  o.HashWait,
-		onLockout: o.OnLockout,
+		cfg:      cfg,
+		dir:      dir,
+		creds:    creds,
+		admin:    adminDN,
+		now:      o.Now,
+		hashWait: o.HashWait,
+		observe:  o.Observe,
 		params: HashParams{
 			Scheme:        cfg.Hash,
 			Argon2Memory:  cfg.Argon2Memory,
@@ -184,13 +184,16 @@ func (d *Door) hash(ctx context.Context, secret []byte) (string, error) {
 func (d *Door) acquire(ctx context.Context) error {
 	select {
 	case d.sem <- struct{}{}:
+		d.emit(Event{Kind: EventHashWait})
 		return nil
 	default:
 	}
+	start := time.Now() // the queue's wait is real time, not the policy clock
 	t := time.NewTimer(d.hashWait)
 	defer t.Stop()
 	select {
 	case d.sem <- struct{}{}:
+		d.emit(Event{Kind: EventHashWait, Wait: time.Since(start)})
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
@@ -300,11 +303,11 @@ func (d *Door) recentFailures(s state, now time.Time) (consecutive, lastHour int
 	return consecutive, lastHour
 }
 
-// Authenticate checks one login attempt and applies every rule: lockout,
+// authenticate checks one login attempt and applies every rule: lockout,
 // the hourly throttle, expiry, grace logins, must-change, hash upgrades.
 // An unknown user costs the same work as a known one, and a locked or
 // expired account answers a wrong password like any wrong password.
-func (d *Door) Authenticate(ctx context.Context, l Login) (Outcome, error) {
+func (d *Door) authenticate(ctx context.Context, l Login) (Outcome, error) {
 	out := Outcome{GraceRemaining: -1, Result: InvalidCredentials}
 	if len(l.Secret) == 0 {
 		return out, nil
@@ -320,7 +323,7 @@ func (d *Door) Authenticate(ctx context.Context, l Login) (Outcome, error) {
 	if err != nil && !errors.Is(err, store.ErrNoSuchObject) {
 		return out, err
 	}
-	return d.decide(ctx, e, d.passwordProof(l.Secret), l.Front)
+	return d.decide(ctx, e, d.passwordProof(l.Secret))
 }
 
 // proof is how one kind of login proves its secret. Authenticate (a
@@ -391,7 +394,7 @@ func (d *Door) passwordProof(secret []byte) proof {
 // user): the hourly throttle, the check of the secret, failure counting
 // and lockout, expiry with lock_on_expiry or grace logins, the lock, and
 // the bookkeeping of a success.
-func (d *Door) decide(ctx context.Context, e *store.Entry, p proof, front string) (Outcome, error) {
+func (d *Door) decide(ctx context.Context, e *store.Entry, p proof) (Outcome, error) {
 	out := Outcome{GraceRemaining: -1, Result: InvalidCredentials}
 	if e == nil || !p.has(e) {
 		// Unknown user or nothing to check against: spend the work of a
@@ -422,7 +425,7 @@ func (d *Door) decide(ctx context.Context, e *store.Entry, p proof, front string
 		}
 		// Counted even while locked: guesses during a lock are what the
 		// hourly throttle bounds.
-		return out, d.recordFailure(ctx, e.DN, front)
+		return out, d.recordFailure(ctx, e.DN)
 	}
 	out.DN = e.DN
 	if exp := d.expiresAt(s); !exp.IsZero() && !now.Before(exp) {
@@ -532,10 +535,15 @@ func (d *Door) isPreviousPassword(ctx context.Context, s state, secret []byte) b
 
 // recordFailure adds a pwdFailureTime (unique: microseconds, and never
 // equal to an earlier value) and locks the account at the threshold.
-func (d *Door) recordFailure(ctx context.Context, dn store.DN, front string) error {
+func (d *Door) recordFailure(ctx context.Context, dn store.DN) (err error) {
 	locked := false
-	err := d.writeState(ctx, dn, func(x *store.Entry) {
-		locked = false
+	defer func() {
+		if err == nil && locked {
+			d.emit(Event{Kind: EventLockout, User: dn.String()})
+		}
+	}()
+	return d.writeState(ctx, dn, func(x *store.Entry) {
+		locked = false // the transaction may be retried
 		// Truncate before comparing: two failures in one microsecond
 		// would otherwise both be written as that microsecond.
 		now := d.now().UTC().Truncate(time.Microsecond)
@@ -562,10 +570,6 @@ func (d *Door) recordFailure(ctx context.Context, dn store.DN, front string) err
 			// Failures before the new lock no longer count once it ends.
 		}
 	})
-	if err == nil && locked && d.onLockout != nil {
-		d.onLockout(ctx, dn, front)
-	}
-	return err
 }
 
 // writeState applies fn to the entry at dn inside a credential

@@ -175,16 +175,29 @@ func (d *Door) checkReset(ctx context.Context, token string) (*ResetTicket, *res
 	return t, &rec, nil
 }
 
-// ResetPassword sets a new password with a reset token: the final step
-// of the emailed link. newPW is the new password (nil on the code step
-// when it was given before); code is the TOTP or recovery code when the
-// account has a second factor. When the account needs a code and code is
-// empty or wrong, the checked and hashed new password is kept with the
-// token and ErrTOTPRequired, ErrTOTPWrong or ErrTOTPThrottled returned;
-// the token stays usable until it expires. On success the token is used
-// up, failures and a failure lockout are cleared, and every session of
-// the account ends (the password stamp moved).
-func (d *Door) ResetPassword(ctx context.Context, token string, newPW []byte, code string) (*Account, error) {
+// Reset is the final step of an emailed link.
+type Reset struct {
+	Token string
+	// New is the new password; nil on the code step when it was given
+	// before.
+	New []byte
+	// Code is the TOTP or recovery code when the account has a second
+	// factor.
+	Code string
+	// Front and Client are where the request came from, for the audit
+	// trail only.
+	Front, Client string
+}
+
+// ResetPassword sets a new password with a reset token. When the account
+// needs a code and r.Code is empty or wrong, the checked and hashed new
+// password is kept with the token and ErrTOTPRequired, ErrTOTPWrong or
+// ErrTOTPThrottled returned; the token stays usable until it expires. On
+// success the token is used up, failures and a failure lockout are
+// cleared, every session of the account ends (the password stamp moved),
+// and one EventPasswordReset is reported.
+func (d *Door) ResetPassword(ctx context.Context, r Reset) (*Account, error) {
+	token, newPW, code := r.Token, r.New, r.Code
 	t, rec, err := d.checkReset(ctx, token)
 	if err != nil {
 		return nil, err
@@ -262,6 +275,7 @@ func (d *Door) ResetPassword(ctx context.Context, token string, newPW []byte, co
 		}
 		return nil, fmt.Errorf("resetting the password of %s: %w", t.DN, err)
 	}
+	d.emit(Event{Kind: EventPasswordReset, Front: r.Front, Client: r.Client, User: t.DN.String()})
 	a := t.Account
 	return &a, nil
 }

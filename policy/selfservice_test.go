@@ -150,7 +150,7 @@ func TestResetToken(t *testing.T) {
 					t.Fatalf("CheckResetToken = %+v, %v; want %v", tk, err, tt.wantErr)
 				}
 			}
-			_, err = h.door.ResetPassword(h.ctx, token, []byte(secondPW), "")
+			_, err = h.door.ResetPassword(h.ctx, Reset{Token: token, New: []byte(secondPW)})
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("ResetPassword err = %v, want %v", err, tt.wantErr)
 			}
@@ -158,7 +158,7 @@ func TestResetToken(t *testing.T) {
 				return
 			}
 			h.bindWant(dn, secondPW, OK)
-			if _, err := h.door.ResetPassword(h.ctx, token, []byte(fourthPW), ""); !errors.Is(err, ErrResetTokenInvalid) {
+			if _, err := h.door.ResetPassword(h.ctx, Reset{Token: token, New: []byte(fourthPW)}); !errors.Is(err, ErrResetTokenInvalid) {
 				t.Fatalf("second use: err = %v, want ErrResetTokenInvalid", err)
 			}
 		})
@@ -178,12 +178,12 @@ func TestResetClearsFailureLockoutAndChecksQuality(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.door.ResetPassword(h.ctx, token, []byte("short"), ""); err == nil {
+	if _, err := h.door.ResetPassword(h.ctx, Reset{Token: token, New: []byte("short")}); err == nil {
 		t.Fatal("a too short password was accepted")
 	} else if q, ok := ErrIsQuality(err); !ok || q.Rule != "min_length" {
 		t.Fatalf("err = %v, want the min_length rule", err)
 	}
-	if _, err := h.door.ResetPassword(h.ctx, token, []byte(secondPW), ""); err != nil {
+	if _, err := h.door.ResetPassword(h.ctx, Reset{Token: token, New: []byte(secondPW)}); err != nil {
 		t.Fatal(err)
 	}
 	h.bindWant(dn, secondPW, OK)
@@ -294,17 +294,17 @@ func TestResetWithTOTP(t *testing.T) {
 	}
 	h.clock.Advance(totpPeriod)
 	token, _ := h.door.IssueResetToken(h.ctx, dn, time.Hour)
-	if _, err := h.door.ResetPassword(h.ctx, token, []byte(secondPW), ""); !errors.Is(err, ErrTOTPRequired) {
+	if _, err := h.door.ResetPassword(h.ctx, Reset{Token: token, New: []byte(secondPW)}); !errors.Is(err, ErrTOTPRequired) {
 		t.Fatalf("no code: %v", err)
 	}
 	h.bindWant(dn, alicePW, OK) // not changed yet
 	if tk, err := h.door.CheckResetToken(h.ctx, token); err != nil || !tk.Staged || !tk.NeedsTOTP {
 		t.Fatalf("ticket %+v, %v", tk, err)
 	}
-	if _, err := h.door.ResetPassword(h.ctx, token, nil, "000000x"); !errors.Is(err, ErrTOTPWrong) {
+	if _, err := h.door.ResetPassword(h.ctx, Reset{Token: token, New: nil, Code: "000000x"}); !errors.Is(err, ErrTOTPWrong) {
 		t.Fatalf("wrong code: %v", err)
 	}
-	if _, err := h.door.ResetPassword(h.ctx, token, nil, totpCode(secret, totpStep(h.clock.Now()))); err != nil {
+	if _, err := h.door.ResetPassword(h.ctx, Reset{Token: token, New: nil, Code: totpCode(secret, totpStep(h.clock.Now()))}); err != nil {
 		t.Fatalf("right code: %v", err)
 	}
 	h.bindWant(dn, secondPW, OK)

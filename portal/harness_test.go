@@ -83,6 +83,21 @@ type harness struct {
 	mail  *outbox
 	log   *logBuffer
 	cfg   Config
+
+	evMu   sync.Mutex // guards events
+	events []policy.Event
+}
+
+// event reports whether the door told of an event that match accepts.
+func (h *harness) event(match func(policy.Event) bool) bool {
+	h.evMu.Lock()
+	defer h.evMu.Unlock()
+	for _, e := range h.events {
+		if match(e) {
+			return true
+		}
+	}
+	return false
 }
 
 func testPolicy() policy.Config {
@@ -101,7 +116,13 @@ func newHarness(t *testing.T, pc policy.Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	door, err := policy.New(dir, pc, policy.Admin{DN: adminDN, Password: "admin-secret-1"}, policy.Options{Now: c.Now, SealKey: bytes.Repeat([]byte{7}, policy.SealKeySize)})
+	h := &harness{t: t, ctx: ctx, clock: c, dir: dir}
+	observe := func(e policy.Event) {
+		h.evMu.Lock()
+		defer h.evMu.Unlock()
+		h.events = append(h.events, e)
+	}
+	door, err := policy.New(dir, pc, policy.Admin{DN: adminDN, Password: "admin-secret-1"}, policy.Options{Now: c.Now, SealKey: bytes.Repeat([]byte{7}, policy.SealKeySize), Observe: observe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +134,7 @@ func newHarness(t *testing.T, pc policy.Config) *harness {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(p.Handler())
-	h := &harness{t: t, ctx: ctx, clock: c, dir: dir, door: door, p: p, srv: srv, mail: ob, log: lb, cfg: cfg}
+	h.door, h.p, h.srv, h.mail, h.log, h.cfg = door, p, srv, ob, lb, cfg
 	t.Cleanup(func() {
 		srv.Close()
 		p.Close()

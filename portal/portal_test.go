@@ -131,8 +131,10 @@ func TestLogin(t *testing.T) {
 	if c == nil || len(c.Value) < 43 {
 		t.Fatalf("session cookie %v", c)
 	}
-	if !strings.Contains(h.log.String(), `"event":"login","user":"alice","result":"ok"`) {
-		t.Error("no audit line for the login")
+	if !h.event(func(e policy.Event) bool {
+		return e.Kind == policy.EventAuth && e.Front == policy.FrontPortal && e.Client == "127.0.0.1" && e.Result == policy.OK && e.User == dn.String()
+	}) {
+		t.Error("the door did not report the portal login with its client address (the audit line)")
 	}
 	// The cookie: HttpOnly, SameSite, Secure and __Host- (public_url is https).
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -165,8 +167,8 @@ func TestLogin(t *testing.T) {
 	if p := b.get("/"); !p.has(`<label for="username">Username</label>`) {
 		t.Error("a session survived the account's lock")
 	}
-	if !strings.Contains(h.log.String(), `"event":"login","user":"alice","result":"locked"`) {
-		t.Error("no audit line for the locked login")
+	if !h.event(func(e policy.Event) bool { return e.Kind == policy.EventLockout && e.User == dn.String() }) {
+		t.Error("no lockout event (audit line) for the portal failures")
 	}
 	// Logout ends the session on the server, not only the cookie.
 	h.clock.Advance(16 * time.Minute)
@@ -311,8 +313,13 @@ func TestChangePassword(t *testing.T) {
 	if m := h.nextMail(); m.To != "alice@example.com" || m.Subject != "Your password was changed" || strings.Contains(m.Body, "Quiet-Harbor") {
 		t.Errorf("changed-password mail: %+v", m)
 	}
-	if !strings.Contains(h.log.String(), `"event":"password_change","user":"alice","result":"ok"`) {
-		t.Error("no audit line for the change")
+	if !h.event(func(e policy.Event) bool {
+		return e.Kind == policy.EventPasswordChange && e.Front == policy.FrontPortal && e.Client == "127.0.0.1"
+	}) {
+		t.Error("no password change event (audit line) from the portal")
+	}
+	if !strings.Contains(h.log.String(), `"event":"password_change","user":"alice","result":"policy","client":"127.0.0.1","rule":"min_length"`) {
+		t.Error("no portal audit line for a refused change")
 	}
 }
 
@@ -435,6 +442,11 @@ func TestResetLink(t *testing.T) {
 	}
 	if m := h.nextMail(); m.Subject != "Your password was changed" {
 		t.Errorf("mail after reset: %q", m.Subject)
+	}
+	if !h.event(func(e policy.Event) bool {
+		return e.Kind == policy.EventPasswordReset && e.Front == policy.FrontPortal && e.User == dn.String()
+	}) {
+		t.Error("no password reset event (audit line)")
 	}
 	if p := b.get(link); p.status != http.StatusNotFound || !p.has("not valid any more") {
 		t.Errorf("used link: %d", p.status)

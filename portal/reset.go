@@ -165,7 +165,7 @@ func (s *Server) postResetCode(w http.ResponseWriter, r *http.Request) {
 func (s *Server) finishReset(w http.ResponseWriter, r *http.Request, t *policy.ResetTicket, token string, pw []byte, code string) {
 	v := s.resetView(t)
 	v.Token = token
-	acct, err := s.door.ResetPassword(r.Context(), token, pw, code)
+	acct, err := s.door.ResetPassword(r.Context(), policy.Reset{Token: token, New: pw, Code: code, Front: policy.FrontPortal, Client: clientAddr(r)})
 	if q, ok := policy.ErrIsQuality(err); ok {
 		s.audit(r, "reset", t.UID, "policy", "rule", q.Rule)
 		v.Error = "The new password does not meet the rules:"
@@ -202,7 +202,6 @@ func (s *Server) finishReset(w http.ResponseWriter, r *http.Request, t *policy.R
 		s.internalError(w, r, err)
 		return
 	}
-	s.audit(r, "reset", acct.UID, "ok")
 	s.queueChangedMail(*acct, "with a reset link")
 	s.clearSession(w)
 	s.render(w, r, http.StatusOK, "message", view{Title: "Password reset",

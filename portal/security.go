@@ -49,7 +49,7 @@ func (s *Server) postPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := s.door.ChangePassword(r.Context(), policy.Change{
-		Actor: u.sess.DN, Old: []byte(cur), HasOld: true, New: []byte(pw), HasNew: true, Front: policy.FrontPortal,
+		Actor: u.sess.DN, Old: []byte(cur), HasOld: true, New: []byte(pw), HasNew: true, Front: policy.FrontPortal, Client: clientAddr(r),
 	})
 	if q, ok := policy.ErrIsQuality(err); ok {
 		s.audit(r, "password_change", who, "policy", "rule", q.Rule)
@@ -73,7 +73,6 @@ func (s *Server) postPassword(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	s.audit(r, "password_change", who, "ok")
 	// Every session ended with the change; this browser gets a new one.
 	s.door.EndSession(r.Context(), s.sessionID(r))
 	id, err := s.door.StartSession(r.Context(), u.sess.DN, false)
@@ -106,7 +105,7 @@ func (s *Server) postMFABegin(w http.ResponseWriter, r *http.Request) {
 	// Re-authentication before a change to the second factor (ASVS 5.0
 	// 7.5.1): a session left open must not be enough to replace it. A
 	// wrong password counts toward the lockout like any other.
-	out, err := s.door.Authenticate(r.Context(), policy.Login{Front: policy.FrontPortal, DN: u.sess.DN, Secret: []byte(formValue(r, "password"))})
+	out, err := s.door.Authenticate(r.Context(), policy.Login{Front: policy.FrontPortal, Client: clientAddr(r), DN: u.sess.DN, Secret: []byte(formValue(r, "password"))})
 	if err != nil {
 		s.internalError(w, r, err)
 		return

@@ -30,7 +30,7 @@ type mschapAttempt struct {
 	ident                        byte
 }
 
-func newAttempt(t *testing.T, user, password string) *mschapAttempt {
+func newAttempt(t testing.TB, user, password string) *mschapAttempt {
 	t.Helper()
 	a := &mschapAttempt{user: user, password: password, ident: 0x2a}
 	rand.Read(a.authChallenge[:])
@@ -133,7 +133,7 @@ func (a *mschapAttempt) response() []byte {
 }
 
 // request is the Access-Request an access point sends for a.
-func (a *mschapAttempt) request(t *testing.T) *radius.Packet {
+func (a *mschapAttempt) request(t testing.TB) *radius.Packet {
 	t.Helper()
 	p := radius.New(radius.CodeAccessRequest, []byte(secret))
 	rfc2865.UserName_SetString(p, a.user)

@@ -79,7 +79,7 @@ func (s *Server) mschapv2(ctx context.Context, r *request, user string, logArgs 
 	peerChallenge, ntResponse := resp[2:18], resp[26:50]
 	name := ntUserName(user)
 	var proof mschapv2Proof
-	out, err := s.door.AuthenticateNT(ctx, policy.NTLogin{Front: policy.FrontRADIUS, Name: name,
+	out, err := s.door.AuthenticateNT(ctx, policy.NTLogin{Front: policy.FrontRADIUS, Name: name, Client: r.client.name + " " + r.src.String(),
 		Check: func(ntHash []byte) bool {
 			ok, pr := verifyMSCHAPv2(ntHash, challenge, peerChallenge, name, ntResponse)
 			if ok {

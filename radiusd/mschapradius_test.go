@@ -142,7 +142,7 @@ func TestMSCHAPv2(t *testing.T) {
 	d := dirdtest.Start(t, cfg, dirdtest.Options{Now: clock.Now})
 	pw := map[string]string{
 		"alice": alicePW, "bob": "Builder-Bob-99", "locked": "Behind-Bars-101", "expired": "Old-As-The-Hills-2",
-		"soon": "Nearly-Due-33", "victim": "Right-Password-6", "migrated": "Came-From-Ldap-7",
+		"soon": "Nearly-Due-33", "victim": "Right-Password-6", "migrated": "Came-From-Ldap-7", "renamed": "New-Name-Same-8",
 	}
 	seed(t, d, pw)
 	// migrated's password arrived as a hash: no NT hash can be computed.
@@ -222,6 +222,21 @@ func TestMSCHAPv2(t *testing.T) {
 		// One PAP login fills in the NT hash.
 		expect(t, n.exchange(sign(t, accessRequest(t, "migrated", pw["migrated"]), secret)), radius.CodeAccessAccept, "")
 		a = newAttempt(t, "migrated", pw["migrated"])
+		req, rep := mschapExchange(t, n, a)
+		expectMSCHAPAccept(t, rep, req, a, "")
+	})
+	t.Run("a renamed entry needs one cleartext login before MS-CHAPv2 again", func(t *testing.T) {
+		t.Parallel()
+		// The sealed NT hash is bound to the DN it was sealed for.
+		if err := ldapAdmin(t, d).ModifyDN(ldap.NewModifyDNRequest(userDN("renamed"), "uid=renamed2", true, "")); err != nil {
+			t.Fatalf("modrdn: %v", err)
+		}
+		n := newNAS(t, d)
+		a := newAttempt(t, "renamed2", pw["renamed"])
+		_, rep := mschapExchange(t, n, a)
+		expectMSCHAPReject(t, rep, a.ident, 691, "Wrong user name or password")
+		expect(t, n.exchange(sign(t, accessRequest(t, "renamed2", pw["renamed"]), secret)), radius.CodeAccessAccept, "")
+		a = newAttempt(t, "renamed2", pw["renamed"])
 		req, rep := mschapExchange(t, n, a)
 		expectMSCHAPAccept(t, rep, req, a, "")
 	})

@@ -117,7 +117,7 @@ func accessRequest(t *testing.T, user, pw string) *radius.Packet {
 
 // sign encodes p with a Message-Authenticator computed with key (RFC 3579
 // §3.2), placed first as FreeRADIUS places it; layeh does not compute it.
-func sign(t *testing.T, p *radius.Packet, key string) []byte {
+func sign(t testing.TB, p *radius.Packet, key string) []byte {
 	t.Helper()
 	q := *p
 	q.Attributes = append(radius.Attributes{{Type: rfc2869.MessageAuthenticator_Type, Attribute: make(radius.Attribute, 16)}}, p.Attributes...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -80,7 +81,7 @@ func TestPortalWiring(t *testing.T) {
 		if json.Unmarshal([]byte(line), &rec) != nil {
 			continue
 		}
-		if rec["audit"] == true && rec["event"] == "lockout" && rec["front"] == "ldap" && strings.Contains(rec["user"].(string), "uid=alice") {
+		if rec["audit"] == true && rec["msg"] == "account locked" && strings.Contains(fmt.Sprint(rec["user"]), "uid=alice") {
 			found = true
 		}
 	}

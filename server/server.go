@@ -7,7 +7,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/dird/dird/config"
 	"github.com/dird/dird/ldapd"
 	"github.com/dird/dird/mail"
+	"github.com/dird/dird/metrics"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/portal"
 	"github.com/dird/dird/radiusd"
@@ -48,25 +48,42 @@ type Server struct {
 	// portal is nil when portal.listen is empty.
 	portal *portal.Server
 
+	obs     *observer       // metrics and the audit trail (observe.go)
+	metrics *metrics.Server // nil when metrics.listen is empty
+	cert    *certificate    // the LDAP certificate, nil without TLS
+
 	addrs map[string]string
 	errc  chan error
 	ctl   *control // the control socket (ops_control.go); nil without one
 	wg    sync.WaitGroup
+
+	// stopNotify stops the expiry notifier (notify.go).
+	stopNotify func()
 }
 
 // Run starts every front described by cfg and serves until ctx is done,
 // then stops accepting, finishes what is in flight, closes the store and
 // returns nil. It returns an error when something could not start or a
-// listener failed.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// listener failed. Each configuration received on reload (SIGHUP, already
+// loaded and validated) is applied with Reload; reload may be nil.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, reload <-chan config.Config) error {
 	s, err := Start(ctx, cfg, log, Options{})
 	if err != nil {
 		return err
 	}
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-s.errc:
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case runErr = <-s.errc:
+			break wait
+		case c := <-reload:
+			if err := s.Reload(c); err != nil {
+				log.Error("reload incomplete", "err", err)
+			}
+		}
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -83,7 +100,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // Start opens the store and starts the fronts; it returns once every
 // listener is bound.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, kv: o.KV, addrs: map[string]string{}, errc: make(chan error, 4)}
+	s := &Server{cfg: cfg, log: log, kv: o.KV, addrs: map[string]string{}, errc: make(chan error, 5)}
+	s.obs = newObserver(cfg, log, s.storeSize)
 	if s.kv == nil {
 		db, err := badgerkv.Open(cfg.Store.Path, badgerkv.Options{Logger: log.With("component", "badger")})
 		if err != nil {
@@ -98,9 +116,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 		}
 	}()
 	var err error
-	s.dir, err = store.Open(ctx, s.kv, store.Options{BaseDN: cfg.BaseDN, AdminDN: cfg.Admin.DN, Now: o.Now})
+	s.dir, err = store.Open(ctx, s.kv, store.Options{BaseDN: cfg.BaseDN, AdminDN: cfg.Admin.DN, Now: o.Now, OnChange: s.obs.change})
 	if err != nil {
 		return nil, err
+	}
+	// The notifier's index, for a store written before it existed (a
+	// restored old backup); before the fronts, so no write races it.
+	if n, err := s.dir.EnsurePwdChangedIndex(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("built the password change index", "entries", n)
 	}
 	adminPW, err := cfg.Admin.ReadPassword()
 	if err != nil {
@@ -122,17 +147,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 	} else if _, err := rand.Read(sealKey); err != nil {
 		return nil, err
 	}
-	s.door, err = policy.New(s.dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: adminPW}, policy.Options{Now: o.Now, SealKey: sealKey, OnLockout: func(ctx context.Context, dn store.DN, front string) {
-		log.WarnContext(ctx, "audit", "audit", true, "event", "lockout", "user", dn.String(), "front", front)
-	}})
+	s.door, err = policy.New(s.dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: adminPW}, policy.Options{Now: o.Now, SealKey: sealKey, Observe: s.obs.credential})
 	if err != nil {
 		return nil, err
 	}
-	tlsConf, err := loadTLS(cfg.LDAP)
+	tlsConf, err := s.loadTLS(cfg.LDAP)
 	if err != nil {
 		return nil, err
 	}
 	s.ldap = ldapd.New(cfg.LDAP, s.door, s.dir, tlsConf, log.With("front", "ldap"))
+	s.ldap.Observe(s.obs.ldapOperation)
 	var lns []net.Listener
 	listen := func(front, addr string, serve func(net.Listener) error) error {
 		ln, err := net.Listen("tcp", addr)
@@ -172,6 +196,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 			return nil, fmt.Errorf("radius: listening on %s: %w", cfg.Radius.Listen, err)
 		}
 		s.radius = radiusd.New(cfg.Radius, s.door, s.dir, log.With("front", "radius"))
+		s.radius.Observe(s.obs.radiusRequest)
 		s.addrs["radius"] = pc.LocalAddr().String()
 		log.Info("listening", "front", "radius", "addr", pc.LocalAddr().String())
 		s.wg.Add(1)
@@ -191,9 +216,32 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 			return nil, err
 		}
 	}
+	if err := s.startNotifier(o.Now); err != nil {
+		if s.portal != nil {
+			s.portal.Shutdown(ctx)
+		}
+		s.ldap.Shutdown(ctx)
+		if s.radius != nil {
+			s.radius.Shutdown(ctx)
+		}
+		return nil, err
+	}
 	if o.KV == nil {
 		// dird export and dird backup reach a running server here.
 		s.ctl = startControl(cfg, s.kv, s.dir, log)
+	}
+	if err := s.startMetrics(); err != nil {
+		s.stopNotify()
+		s.ctl.stop(ctx)
+		if s.portal != nil {
+			s.portal.Shutdown(ctx)
+		}
+		s.ldap.Shutdown(ctx)
+		if s.radius != nil {
+			s.radius.Shutdown(ctx)
+		}
+		s.wg.Wait()
+		return nil, err
 	}
 	ok = true
 	return s, nil
@@ -206,6 +254,7 @@ func (s *Server) startPortal(cfg config.Config, o Options, listen func(string, s
 	if err != nil {
 		return err
 	}
+	sender = s.observeMail(sender) // dird_mails_total
 	p, err := portal.New(cfg.Portal, s.door, sender, s.log.With("front", "portal"), portal.Options{Now: o.Now})
 	if err != nil {
 		return err
@@ -218,20 +267,8 @@ func (s *Server) startPortal(cfg config.Config, o Options, listen func(string, s
 	return nil
 }
 
-func loadTLS(c ldapd.Config) (*tls.Config, error) {
-	if c.TLSCert == "" {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
-	if err != nil {
-		return nil, fmt.Errorf("ldap.tls_cert, ldap.tls_key: loading %s and %s: %w", c.TLSCert, c.TLSKey, err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
-}
-
 // Addr returns the bound address of a front ("ldap", "ldaps", "radius",
-// "portal"),
-// or "".
+// "portal"), or "".
 func (s *Server) Addr(front string) string { return s.addrs[front] }
 
 // Directory returns the directory (for tests and operations commands).
@@ -246,7 +283,9 @@ func (s *Server) Err() <-chan error { return s.errc }
 // Shutdown stops the fronts, waits for in-flight work until ctx is done,
 // and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopMetrics(ctx)
 	s.ctl.stop(ctx)
+	s.stopNotify()
 	err := s.ldap.Shutdown(ctx)
 	if s.portal != nil {
 		if perr := s.portal.Shutdown(ctx); perr != nil && err == nil {

@@ -17,6 +17,7 @@
 package badgerkv
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -149,7 +150,20 @@ var (
 	_ store.KV       = (*DB)(nil)
 	_ store.Backuper = (*DB)(nil)
 	_ store.Restorer = (*DB)(nil)
+	_ store.Seeker   = (*DB)(nil)
+	_ store.Sizer    = (*DB)(nil)
 )
+
+// Size is the LSM tree and value log's size on disk, as Badger last
+// measured it (it refreshes the figure every minute); 0 once closed.
+func (d *DB) Size() int64 {
+	if err := d.enter(); err != nil {
+		return 0
+	}
+	defer d.leave()
+	lsm, vlog := d.db.Size()
+	return lsm + vlog
+}
 
 // Open opens (creating if needed) the Badger store in dir. It fails with
 // an error wrapping ErrInUse if another process holds dir.
@@ -287,6 +301,11 @@ func get(txn *badger.Txn, key []byte) ([]byte, error) {
 // Scan calls fn for every key with the given prefix in ascending order,
 // reading from one snapshot taken when it starts.
 func (d *DB) Scan(ctx context.Context, prefix []byte, fn func(key, value []byte) error) error {
+	return d.ScanFrom(ctx, prefix, prefix, fn)
+}
+
+// ScanFrom is Scan from the first key at or after start (store.Seeker).
+func (d *DB) ScanFrom(ctx context.Context, prefix, start []byte, fn func(key, value []byte) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -302,7 +321,10 @@ func (d *DB) Scan(ctx context.Context, prefix []byte, fn func(key, value []byte)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	var buf []byte
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+	if bytes.Compare(start, prefix) < 0 {
+		start = prefix
+	}
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
