@@ -36,6 +36,10 @@ type Options struct {
 	Now func() time.Time
 	// Issuer names the service in authenticator apps; "" means "dird".
 	Issuer string
+	// Audit writes the portal's audit lines, whatever the log level (the
+	// server's audit trail); nil means the portal's logger with
+	// audit=true.
+	Audit *slog.Logger
 }
 
 // Server is the portal.
@@ -44,6 +48,7 @@ type Server struct {
 	door   *policy.Door
 	mail   mail.Sender
 	log    *slog.Logger
+	audits *slog.Logger // audit lines (Options.Audit)
 	now    func() time.Time
 	issuer string
 	pages  map[string]*template.Template
@@ -94,6 +99,10 @@ func New(cfg Config, door *policy.Door, sender mail.Sender, log *slog.Logger, o 
 	}
 	if s.issuer == "" {
 		s.issuer = "dird"
+	}
+	s.audits = o.Audit
+	if s.audits == nil {
+		s.audits = log.With("audit", true)
 	}
 	u, _ := url.Parse(cfg.PublicURL)
 	s.secure = u.Scheme == "https"
@@ -273,10 +282,16 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// audit writes one audit line: who, what, result, from where, when.
+// audit writes one audit line for a portal step the door does not see
+// (the door reports logins, changes, resets and lockouts itself): who,
+// what, result, from where.
 func (s *Server) audit(r *http.Request, event, user, result string, attrs ...any) {
-	args := append([]any{"audit", true, "event", event, "user", user, "result", result, "client", clientAddr(r)}, attrs...)
-	s.log.InfoContext(r.Context(), "audit", args...)
+	s.auditClient(r.Context(), clientAddr(r), event, user, result, attrs...)
+}
+
+func (s *Server) auditClient(ctx context.Context, client, event, user, result string, attrs ...any) {
+	args := append([]any{"front", policy.FrontPortal, "event", event, "user", user, "result", result, "client", client}, attrs...)
+	s.audits.InfoContext(ctx, "portal step", args...)
 }
 
 func (s *Server) pruner(ctx context.Context) {

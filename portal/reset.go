@@ -45,7 +45,7 @@ func (s *Server) postResetRequest(w http.ResponseWriter, r *http.Request) {
 func (s *Server) issueReset(ctx context.Context, j job) {
 	acct, err := s.door.FindAccount(ctx, j.who)
 	if errors.Is(err, policy.ErrNoSuchAccount) {
-		s.log.Info("audit", "audit", true, "event", "reset_request", "user", "", "result", "no_such_account", "client", j.client)
+		s.auditClient(ctx, j.client, "reset_request", "", "no_such_account")
 		return
 	}
 	if err != nil {
@@ -53,7 +53,7 @@ func (s *Server) issueReset(ctx context.Context, j job) {
 		return
 	}
 	if !s.resetAccount.allow(acct.DN.Norm()) {
-		s.log.Info("audit", "audit", true, "event", "reset_request", "user", acct.UID, "result", "rate_limited", "client", j.client)
+		s.auditClient(ctx, j.client, "reset_request", acct.UID, "rate_limited")
 		return
 	}
 	token, err := s.door.IssueResetToken(ctx, acct.DN, s.cfg.ResetTTL)
@@ -62,7 +62,7 @@ func (s *Server) issueReset(ctx context.Context, j job) {
 		return
 	}
 	link := strings.TrimSuffix(s.cfg.PublicURL, "/") + "/reset/" + token
-	s.log.Info("audit", "audit", true, "event", "reset_request", "user", acct.UID, "result", "link_sent", "client", j.client)
+	s.auditClient(ctx, j.client, "reset_request", acct.UID, "link_sent")
 	s.send(ctx, mail.Message{
 		To:      acct.Mail,
 		Subject: "Reset your password",

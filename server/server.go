@@ -255,7 +255,7 @@ func (s *Server) startPortal(cfg config.Config, o Options, listen func(string, s
 		return err
 	}
 	sender = s.observeMail(sender) // dird_mails_total
-	p, err := portal.New(cfg.Portal, s.door, sender, s.log.With("front", "portal"), portal.Options{Now: o.Now})
+	p, err := portal.New(cfg.Portal, s.door, sender, s.log.With("front", "portal"), portal.Options{Now: o.Now, Audit: s.obs.audit})
 	if err != nil {
 		return err
 	}
