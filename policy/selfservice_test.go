@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -335,5 +336,50 @@ func TestTOTPNeedsSealKey(t *testing.T) {
 	h.door.seal = nil
 	if _, err := h.door.BeginTOTP(h.ctx, dn, "dird", "alice"); !errors.Is(err, ErrNoSealKey) {
 		t.Fatalf("BeginTOTP without a seal key: %v, want ErrNoSealKey", err)
+	}
+}
+
+// TestTOTPUnreadable: a secret that no longer opens (another seal key)
+// is never passed; the door says why.
+func TestTOTPUnreadable(t *testing.T) {
+	h := newHarness(t, testConfig())
+	dn := h.addUser("alice", alicePW)
+	enr, _ := h.door.BeginTOTP(h.ctx, dn, "dird", "alice")
+	secret, _ := b32.DecodeString(enr.Secret)
+	if _, err := h.door.ConfirmTOTP(h.ctx, dn, totpCode(secret, totpStep(h.clock.Now()))); err != nil {
+		t.Fatal(err)
+	}
+	other, err := newSealer(bytes.Repeat([]byte{0x17}, SealKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.door.seal = other
+	h.clock.Advance(totpPeriod)
+	if err := h.door.VerifyTOTP(h.ctx, dn, totpCode(secret, totpStep(h.clock.Now()))); !errors.Is(err, ErrTOTPUnreadable) {
+		t.Fatalf("VerifyTOTP with another key: %v, want ErrTOTPUnreadable", err)
+	}
+}
+
+// TestPruneRecords: sessions and reset links past their limits are
+// deleted, live ones kept.
+func TestPruneRecords(t *testing.T) {
+	h := newHarness(t, testConfig())
+	dn := h.addUser("alice", alicePW)
+	old, _ := h.door.StartSession(h.ctx, dn, false)
+	h.door.IssueResetToken(h.ctx, dn, 10*time.Minute)
+	h.clock.Advance(time.Hour)
+	fresh, _ := h.door.StartSession(h.ctx, dn, false)
+	n, err := h.door.PruneRecords(h.ctx, testLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 { // the idle session, the expired token, its index
+		t.Fatalf("pruned %d records, want 3", n)
+	}
+	if _, err := h.door.CheckSession(h.ctx, fresh, testLimits); err != nil {
+		t.Fatalf("the live session was pruned: %v", err)
+	}
+	if _, err := h.door.CheckSession(h.ctx, old, testLimits); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("the idle session: %v", err)
 	}
 }

@@ -139,8 +139,9 @@ func (d *Door) EndSession(ctx context.Context, id string) error {
 	return nil
 }
 
-// PruneRecords deletes sessions past lim.Max and reset tokens past their
-// expiry, so that records of people who never come back do not pile up.
+// PruneRecords deletes sessions past their limits and reset tokens past
+// their expiry (and the index of each account's latest token), so that
+// records of people who never come back do not pile up.
 // It returns how many it deleted.
 func (d *Door) PruneRecords(ctx context.Context, lim SessionLimits) (int, error) {
 	now := d.now().UTC()
@@ -156,10 +157,22 @@ func (d *Door) PruneRecords(ctx context.Context, lim SessionLimits) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("scanning sessions: %w", err)
 	}
+	live := map[string]bool{}
 	err = d.creds.ScanRecords(ctx, recReset, func(id string, v []byte) error {
 		var rec resetRecord
 		if json.Unmarshal(v, &rec) != nil || !now.Before(rec.Expires) {
 			dead = append(dead, [2]string{recReset, id})
+		} else {
+			live[id] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("scanning reset tokens: %w", err)
+	}
+	err = d.creds.ScanRecords(ctx, recResetUser, func(dn string, v []byte) error {
+		if !live[string(v)] {
+			dead = append(dead, [2]string{recResetUser, dn})
 		}
 		return nil
 	})

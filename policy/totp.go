@@ -28,6 +28,11 @@ var (
 	ErrTOTPThrottled = errors.New("policy: too many wrong authentication codes, try again in a minute")
 	// ErrTOTPNotEnrolling: ConfirmTOTP without BeginTOTP.
 	ErrTOTPNotEnrolling = errors.New("policy: no authenticator enrolment in progress")
+	// ErrTOTPUnreadable: the account's TOTP secret does not open (the
+	// seal key changed, or the entry was renamed since enrolment). The
+	// factor cannot be checked, so it is not passed; an administrator
+	// must help.
+	ErrTOTPUnreadable = errors.New("policy: the authenticator's secret cannot be read")
 )
 
 // TOTP parameters (RFC 6238 defaults, which every authenticator app
@@ -73,7 +78,7 @@ func (d *Door) openTOTP(dn store.DN, sealed string) ([]byte, error) {
 	}
 	b, err := d.seal.open(totpSealAttr, dn, sealed)
 	if err != nil {
-		return nil, fmt.Errorf("opening the TOTP secret of %s: %w", dn, err)
+		return nil, fmt.Errorf("%w: %s", ErrTOTPUnreadable, dn)
 	}
 	return b, nil
 }

@@ -141,6 +141,10 @@ func (s *Server) postLoginCode(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, "login_code", name, "throttled")
 		s.render(w, r, http.StatusTooManyRequests, "login-code", view{Title: "Authentication code", Error: "Too many wrong codes. Wait a minute and try again."})
 		return
+	case errors.Is(err, policy.ErrTOTPUnreadable):
+		s.audit(r, "login_code", name, "unreadable_secret")
+		s.render(w, r, http.StatusForbidden, "message", view{Title: "Authenticator unavailable", Locked: true, NoReset: true, Message: msgTOTPUnreadable})
+		return
 	case errors.Is(err, policy.ErrTOTPWrong), errors.Is(err, policy.ErrTOTPRequired):
 		s.audit(r, "login_code", name, "wrong_code")
 		s.render(w, r, http.StatusUnauthorized, "login-code", view{Title: "Authentication code", Error: "That code is not right. Enter the current code from your authenticator app, or a recovery code."})
@@ -186,3 +190,5 @@ func uidOf(dn store.DN) string {
 	}
 	return dn.String()
 }
+
+const msgTOTPUnreadable = "Your authenticator app cannot be checked: the server's key changed or your account was renamed since you set it up. Contact your administrator."

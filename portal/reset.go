@@ -183,6 +183,10 @@ func (s *Server) finishReset(w http.ResponseWriter, r *http.Request, t *policy.R
 		v.Title = "Authentication code"
 		s.render(w, r, http.StatusOK, "reset-code", v)
 		return
+	case errors.Is(err, policy.ErrTOTPUnreadable):
+		s.audit(r, "reset", t.UID, "unreadable_secret")
+		s.render(w, r, http.StatusForbidden, "message", view{Title: "Authenticator unavailable", Locked: true, NoReset: true, Message: msgTOTPUnreadable})
+		return
 	case errors.Is(err, policy.ErrTOTPWrong), errors.Is(err, policy.ErrTOTPThrottled):
 		s.audit(r, "reset", t.UID, "wrong_code")
 		v.Title = "Authentication code"
