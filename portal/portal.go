@@ -213,6 +213,13 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // second line.
 func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
+	// Behind a reverse proxy the Host header may not be public_url's
+	// host; a form from public_url itself is never cross-origin.
+	if u, err := url.Parse(s.cfg.PublicURL); err == nil {
+		if err := cop.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			s.log.Warn("portal.public_url is not a usable origin", "err", err)
+		}
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, "csrf_refused", "", "refused", "path", r.URL.Path)
 		s.render(w, r, http.StatusForbidden, "message", view{Title: "Request refused", Message: "This form was sent from another site. Open the portal and try again."})

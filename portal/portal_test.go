@@ -106,6 +106,21 @@ func TestCrossOrigin(t *testing.T) {
 	if b.cookie() != nil {
 		t.Fatal("a cross-site login set a session")
 	}
+	// A form from public_url's origin is accepted whatever the Host
+	// header (a reverse proxy in front).
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest("POST", h.srv.URL+"/login", strings.NewReader("username=alice&password="+alicePW))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", public)
+	req.Host = "internal:8080"
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Set-Cookie"), "dird_session=") {
+		t.Fatalf("login from public_url's origin: %d %q", resp.StatusCode, resp.Header.Get("Set-Cookie"))
+	}
 	if p := b.get("/logout"); p.status != http.StatusMethodNotAllowed {
 		t.Errorf("GET /logout: %d, want 405", p.status)
 	}
