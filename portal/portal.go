@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -322,5 +321,3 @@ func (s *Server) pruner(ctx context.Context) {
 func formValue(r *http.Request, name string) string {
 	return r.PostFormValue(name)
 }
-
-var errBadForm = errors.New("portal: unreadable form")
