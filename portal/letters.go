@@ -62,6 +62,30 @@ func (s *Server) send(ctx context.Context, m mail.Message) {
 	}
 }
 
+// queueMFAMail tells the person an authenticator app was set up, so one
+// added by someone else with an open session does not go unnoticed.
+func (s *Server) queueMFAMail(a policy.Account) {
+	if a.Mail == "" {
+		return
+	}
+	s.queue(mail.Message{
+		To:      a.Mail,
+		Subject: "An authenticator app was set up",
+		Body: "Hello " + a.Name + ",\n\n" +
+			"An authenticator app was set up for your account " + a.UID + " at " +
+			s.now().UTC().Format("2 January 2006, 15:04 UTC") + ". From now on the portal asks for its code.\n\n" +
+			"If you did not do this, contact your administrator at once.\n",
+	})
+}
+
+func (s *Server) queue(m mail.Message) {
+	select {
+	case s.jobs <- job{kind: jobMail, msg: m}:
+	default:
+		s.log.Warn("portal mail queue full, message dropped", "to", m.To, "subject", m.Subject)
+	}
+}
+
 // queueChangedMail tells the person their password changed (no secret in
 // it), so a change they did not make does not go unnoticed.
 func (s *Server) queueChangedMail(a policy.Account, how string) {
@@ -77,9 +101,5 @@ func (s *Server) queueChangedMail(a policy.Account, how string) {
 			"Every session signed in with the old password has ended.\n\n" +
 			"If you did not do this, contact your administrator at once.\n",
 	}
-	select {
-	case s.jobs <- job{kind: jobMail, msg: m}:
-	default:
-		s.log.Warn("portal mail queue full, password-changed note dropped", "to", a.Mail)
-	}
+	s.queue(m)
 }

@@ -543,6 +543,9 @@ func TestMFA(t *testing.T) {
 		t.Fatalf("%d recovery codes shown", n)
 	}
 	codes := codesRE.FindAllStringSubmatch(p.body, -1)
+	if m := h.nextMail(); m.Subject != "An authenticator app was set up" || m.To != "alice@example.com" {
+		t.Errorf("mail after enrolment: %+v", m)
+	}
 	if p := b.get("/security"); p.has(codes[0][1]) {
 		t.Fatal("recovery codes shown twice")
 	}

@@ -171,6 +171,7 @@ func (s *Server) postMFAConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, "mfa_enrol", u.status.UID, "ok")
+	s.queueMFAMail(u.status.Account)
 	st, err := s.door.Status(r.Context(), u.sess.DN)
 	if err != nil {
 		s.internalError(w, r, err)
