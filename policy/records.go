@@ -18,10 +18,11 @@ import (
 // is enough for a 256-bit random value (ASVS 5.0 6.5.2: look-up secrets of
 // 112 bits or more may use an unsalted approved hash).
 const (
-	recSession   = "session"  // sha256(session id) -> sessionRecord
-	recReset     = "reset"    // sha256(token) -> resetRecord
-	recResetUser = "reset-dn" // normalised DN -> sha256(latest token)
-	recTOTP      = "totp"     // normalised DN -> totpRecord
+	recSession   = "session"    // sha256(session id) -> sessionRecord
+	recSessionDN = "session-dn" // normalised DN \x00 sha256(session id) -> ""
+	recReset     = "reset"      // sha256(token) -> resetRecord
+	recResetUser = "reset-dn"   // normalised DN -> sha256(latest token)
+	recTOTP      = "totp"       // normalised DN -> totpRecord
 )
 
 // newSecret returns 256 random bits, URL-safe, and the record id that

@@ -46,7 +46,7 @@ func TestSessionLifetime(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, testConfig())
 			dn := h.addUser("alice", alicePW)
-			id, err := h.door.StartSession(h.ctx, dn, false)
+			id, err := h.door.StartSession(h.ctx, dn, SessionStart{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestSessionLifetime(t *testing.T) {
 func TestSessionAbsoluteTimeout(t *testing.T) {
 	h := newHarness(t, testConfig())
 	dn := h.addUser("alice", alicePW)
-	id, err := h.door.StartSession(h.ctx, dn, false)
+	id, err := h.door.StartSession(h.ctx, dn, SessionStart{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,10 +365,10 @@ func TestTOTPUnreadable(t *testing.T) {
 func TestPruneRecords(t *testing.T) {
 	h := newHarness(t, testConfig())
 	dn := h.addUser("alice", alicePW)
-	old, _ := h.door.StartSession(h.ctx, dn, false)
+	old, _ := h.door.StartSession(h.ctx, dn, SessionStart{})
 	h.door.IssueResetToken(h.ctx, dn, 10*time.Minute)
 	h.clock.Advance(time.Hour)
-	fresh, _ := h.door.StartSession(h.ctx, dn, false)
+	fresh, _ := h.door.StartSession(h.ctx, dn, SessionStart{})
 	n, err := h.door.PruneRecords(h.ctx, testLimits)
 	if err != nil {
 		t.Fatal(err)

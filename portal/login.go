@@ -96,7 +96,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	id, err := s.door.StartSession(r.Context(), out.DN, hasTOTP)
+	id, err := s.door.StartSession(r.Context(), out.DN, s.sessionStart(r, hasTOTP))
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -158,7 +158,7 @@ func (s *Server) postLoginCode(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	id, err := s.door.StartSession(r.Context(), sess.DN, false)
+	id, err := s.door.StartSession(r.Context(), sess.DN, s.sessionStart(r, false))
 	if err != nil {
 		s.internalError(w, r, err)
 		return

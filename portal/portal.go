@@ -167,6 +167,7 @@ func (s *Server) routes() http.Handler {
 	r.Post("/logout", s.postLogout)
 	r.Get("/security", s.getSecurity)
 	r.Post("/security/password", s.postPassword)
+	r.Post("/security/sessions", s.postEndSessions)
 	r.Post("/security/mfa", s.postMFABegin)
 	r.Post("/security/mfa/confirm", s.postMFAConfirm)
 	r.Get("/reset", s.getResetRequest)

@@ -624,3 +624,27 @@ func TestGraceLogin(t *testing.T) {
 		t.Fatal("the new password does not log in plainly")
 	}
 }
+
+// TestOtherSessions: Security lists the person's sessions and logs out
+// the others.
+func TestOtherSessions(t *testing.T) {
+	h := newHarness(t, testPolicy())
+	h.addUser("alice", alicePW)
+	b, other := h.browser(), h.browser()
+	b.login("alice", alicePW)
+	other.login("alice", alicePW)
+	p := b.get("/security")
+	if strings.Count(p.body, "<tr><td>") != 2 || !p.has("now (this browser)") || !p.has("Log out other sessions") {
+		t.Fatalf("sessions section:\n%s", p.body)
+	}
+	p = b.post("/security/sessions")
+	if p.url != "/security" || !p.has("Your other sessions have been logged out.") || p.has("Log out other sessions") {
+		t.Fatalf("after ending the others: %s\n%s", p.url, p.body)
+	}
+	if p := other.get("/"); !p.has(`<label for="username">`) {
+		t.Error("the other session survived")
+	}
+	if p := b.get("/"); !p.has("Welcome") {
+		t.Error("this session was ended too")
+	}
+}

@@ -30,6 +30,7 @@ type view struct {
 	QR       template.URL
 	Secret   string
 	Codes    []string
+	Sessions []policy.SessionInfo
 	Warning  string // the expiry warning text, when due
 	Locked   bool   // a red card: the account cannot be used
 	NoReset  bool   // do not offer a reset (it cannot help)

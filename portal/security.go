@@ -11,11 +11,16 @@ import (
 	"github.com/dird/dird/policy"
 )
 
-func (s *Server) securityView(u *user) view {
+func (s *Server) securityView(r *http.Request, u *user) view {
 	v := view{Title: "Security", User: u.status, Rules: ruleList(s.door.Summary()), Expired: u.expired(s.now())}
 	if u.status.Warn {
 		v.Warning = timeLeft(s.now(), u.status.ExpiresAt)
 	}
+	sessions, err := s.door.Sessions(r.Context(), u.sess.DN, s.sessionID(r), s.limits)
+	if err != nil {
+		s.log.Warn("listing a user's sessions", "user", u.status.UID, "err", err)
+	}
+	v.Sessions = sessions
 	return v
 }
 
@@ -24,7 +29,26 @@ func (s *Server) getSecurity(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
-	s.render(w, r, http.StatusOK, "security", s.securityView(u))
+	v := s.securityView(r, u)
+	if r.URL.Query().Get("done") == "sessions" {
+		v.Notice = "Your other sessions have been logged out."
+	}
+	s.render(w, r, http.StatusOK, "security", v)
+}
+
+// postEndSessions logs out every other session of the user.
+func (s *Server) postEndSessions(w http.ResponseWriter, r *http.Request) {
+	u := s.requireUser(w, r)
+	if u == nil {
+		return
+	}
+	n, err := s.door.EndOtherSessions(r.Context(), u.sess.DN, s.sessionID(r))
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.audit(r, "end_other_sessions", u.status.UID, "ok", "count", n)
+	http.Redirect(w, r, "/security?done=sessions", http.StatusSeeOther)
 }
 
 // postPassword is the change in Security: Current, New, Confirm. Every
@@ -37,7 +61,7 @@ func (s *Server) postPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cur, pw, confirm := formValue(r, "current"), formValue(r, "new"), formValue(r, "confirm")
-	v := s.securityView(u)
+	v := s.securityView(r, u)
 	who := u.status.UID
 	fail := func(status int, msg string, problems []string) {
 		v.Error, v.Problems = msg, problems
@@ -75,7 +99,7 @@ func (s *Server) postPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every session ended with the change; this browser gets a new one.
 	s.door.EndSession(r.Context(), s.sessionID(r))
-	id, err := s.door.StartSession(r.Context(), u.sess.DN, false)
+	id, err := s.door.StartSession(r.Context(), u.sess.DN, s.sessionStart(r, false))
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -117,7 +141,7 @@ func (s *Server) postMFABegin(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
-		v := s.securityView(u)
+		v := s.securityView(r, u)
 		v.MFAError = "Your password is not right."
 		s.render(w, r, http.StatusUnauthorized, "security", v)
 		return

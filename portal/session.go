@@ -94,3 +94,8 @@ func (s *Server) requireUser(w http.ResponseWriter, r *http.Request) *user {
 func (u *user) expired(now time.Time) bool {
 	return !u.status.ExpiresAt.IsZero() && !now.Before(u.status.ExpiresAt)
 }
+
+// sessionStart describes a session about to begin for request r.
+func (s *Server) sessionStart(r *http.Request, mfaPending bool) policy.SessionStart {
+	return policy.SessionStart{MFAPending: mfaPending, Client: clientAddr(r), Agent: r.UserAgent()}
+}

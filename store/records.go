@@ -41,15 +41,16 @@ func (c *Credentials) GetRecord(ctx context.Context, kind, id string) ([]byte, e
 	return v, err
 }
 
-// ScanRecords visits every record of kind in id order. fn may return
-// ErrStopScan.
-func (c *Credentials) ScanRecords(ctx context.Context, kind string, fn func(id string, value []byte) error) error {
-	k, err := recordKey(kind, "")
+// ScanRecords visits every record of kind whose id begins with idPrefix
+// ("" for all), in id order. fn may return ErrStopScan.
+func (c *Credentials) ScanRecords(ctx context.Context, kind, idPrefix string, fn func(id string, value []byte) error) error {
+	base, err := recordKey(kind, "")
 	if err != nil {
 		return err
 	}
+	k := append(base[:len(base):len(base)], idPrefix...)
 	err = c.d.kv.Scan(ctx, k, func(key, v []byte) error {
-		return fn(string(key[len(k):]), v)
+		return fn(string(key[len(base):]), v)
 	})
 	if errors.Is(err, ErrStopScan) {
 		return nil

@@ -42,7 +42,7 @@ func TestRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	if err := creds.ScanRecords(ctx, "session", func(id string, v []byte) error {
+	if err := creds.ScanRecords(ctx, "session", "", func(id string, v []byte) error {
 		got = append(got, id+"="+string(v))
 		return nil
 	}); err != nil {
@@ -50,6 +50,13 @@ func TestRecords(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "a=1" || got[1] != "b=2" {
 		t.Fatalf("ScanRecords(session) = %q, want [a=1 b=2]", got)
+	}
+	got = nil
+	if err := creds.ScanRecords(ctx, "session", "b", func(id string, v []byte) error {
+		got = append(got, id)
+		return nil
+	}); err != nil || len(got) != 1 || got[0] != "b" {
+		t.Fatalf("ScanRecords(session, b) = %q, %v", got, err)
 	}
 	if v, err := creds.GetRecord(ctx, "reset", "a"); err != nil || string(v) != "4" {
 		t.Fatalf("GetRecord = %q, %v", v, err)

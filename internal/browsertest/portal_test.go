@@ -78,7 +78,7 @@ func TestChangeInSecurity(t *testing.T) {
 	// On a phone-sized screen the same page, laid out for it.
 	x.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	x.shot("home-phone")
-	x.do("desktop viewport", chromedp.EmulateReset())
+	x.do("desktop viewport", chromedp.EmulateViewport(1024, 800))
 	old := x.sessionCookie()
 	if old == nil || !old.HTTPOnly || old.SameSite != "Lax" {
 		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Lax", old)
