@@ -122,14 +122,21 @@ func (d *Door) changePassword(ctx context.Context, c Change) (generated []byte, 
 	}
 	// An administrator setting someone's password means the user must
 	// change it (pwdReset), unless it is a migrated hash.
-	mustChange := byAdmin && !(c.HasNew && IsHashed(string(newPW)))
+	migrated := byAdmin && c.HasNew && IsHashed(string(newPW))
+	mustChange := byAdmin && !migrated
+	nt := ""
+	if !migrated {
+		if nt, err = d.sealNTHash(target, newPW); err != nil {
+			return nil, err
+		}
+	}
 	err = d.creds.Update(ctx, func(tx *store.Txn) error {
 		old, err := tx.Get(target)
 		if err != nil {
 			return err
 		}
 		x := old.Clone()
-		d.applyNewPassword(x, hashed, mustChange, tx.Now())
+		d.applyNewPassword(x, hashed, nt, mustChange, tx.Now())
 		return tx.Replace(old, x, c.Actor.String())
 	})
 	if err != nil {
@@ -140,8 +147,11 @@ func (d *Door) changePassword(ctx context.Context, c Change) (generated []byte, 
 
 // applyNewPassword sets the hash and the state a change implies
 // (draft-behera §8.2.7): history, pwdChangedTime, pwdReset, no failures,
-// no lock, no grace uses, and shadowLastChange for posix hosts.
-func (d *Door) applyNewPassword(x *store.Entry, hashed string, mustChange bool, now time.Time) {
+// no lock, no grace uses, and shadowLastChange for posix hosts. nt is the
+// sealed NT hash of the new password; "" removes any kept one (nt_hash
+// off, or a hash was set, from which no NT hash can be computed), so an
+// old password never keeps working over MS-CHAPv2.
+func (d *Door) applyNewPassword(x *store.Entry, hashed, nt string, mustChange bool, now time.Time) {
 	if prev := x.First("userPassword"); prev != "" {
 		hist := append([]string{formatHistory(now, prev)}, x.Get("pwdHistory")...)
 		keep := max(d.cfg.History, previousPasswordsExempt)
@@ -153,6 +163,7 @@ func (d *Door) applyNewPassword(x *store.Entry, hashed string, mustChange bool, 
 		x.Set("pwdHistory", out...)
 	}
 	x.Set("userPassword", hashed)
+	setNTHash(x, nt)
 	x.Set("pwdChangedTime", store.FormatTime(now.Truncate(time.Second)))
 	if mustChange {
 		x.Set("pwdReset", "TRUE")
@@ -165,6 +176,15 @@ func (d *Door) applyNewPassword(x *store.Entry, hashed string, mustChange bool, 
 	if x.HasObjectClass("shadowAccount") || x.First("shadowLastChange") != "" {
 		x.Set("shadowLastChange", strconv.FormatInt(now.Unix()/86400, 10))
 	}
+}
+
+// setNTHash keeps the sealed NT hash nt on x, or removes it when nt is "".
+func setNTHash(x *store.Entry, nt string) {
+	if nt == "" {
+		x.Set(ntHashAttr)
+		return
+	}
+	x.Set(ntHashAttr, nt)
 }
 
 // checkHistory refuses the current password and the last policy.history
@@ -252,6 +272,11 @@ func (d *Door) Add(ctx context.Context, actor store.DN, e *store.Entry) error {
 				return fmt.Errorf("hashing the password: %w", err)
 			}
 			e.Set("userPassword", h)
+			nt, err := d.sealNTHash(e.DN, []byte(pw))
+			if err != nil {
+				return err
+			}
+			setNTHash(e, nt)
 		}
 		if e.First("pwdChangedTime") == "" {
 			e.Set("pwdChangedTime", store.FormatTime(now.Truncate(time.Second)))
@@ -325,7 +350,7 @@ func (d *Door) modify(ctx context.Context, actor, dn store.DN, mods []store.Mod)
 			return fmt.Errorf("%w: userPassword", ErrNoUserModification)
 		}
 	}
-	hashed, mustChange := "", false
+	hashed, nt, mustChange := "", "", false
 	if newPW != nil {
 		if IsHashed(*newPW) {
 			hashed = *newPW
@@ -342,6 +367,9 @@ func (d *Door) modify(ctx context.Context, actor, dn store.DN, mods []store.Mod)
 			}
 			if hashed, err = d.hash(ctx, []byte(*newPW)); err != nil {
 				return fmt.Errorf("hashing the password: %w", err)
+			}
+			if nt, err = d.sealNTHash(dn, []byte(*newPW)); err != nil {
+				return err
 			}
 			mustChange = true
 		}
@@ -371,13 +399,14 @@ func (d *Door) modify(ctx context.Context, actor, dn store.DN, mods []store.Mod)
 		}
 		if newPW != nil {
 			explicit := x.Clone()
-			d.applyNewPassword(x, hashed, mustChange, tx.Now())
+			d.applyNewPassword(x, hashed, nt, mustChange, tx.Now())
 			for _, m := range stateMods {
 				name := store.LookupAttr(m.Type).Name
 				x.Set(name, explicit.Get(name)...)
 			}
 		} else if removePW {
 			x.Set("userPassword")
+			setNTHash(x, "")
 		}
 		if newPW == nil && wasLocked && x.First("pwdAccountLockedTime") == "" {
 			// Unlocking restores the account: no stale failures to re-lock

@@ -31,6 +31,10 @@ type Options struct {
 	// HashWait is the longest an attempt waits for a hashing slot when
 	// its context has no earlier deadline; 0 means 10s.
 	HashWait time.Duration
+	// SealKey (SealKeySize bytes) encrypts the sealed attributes (the NT
+	// hash). Required when policy.nt_hash is on; server keeps it in
+	// <store.path>/seal.key.
+	SealKey []byte
 	// Observe, when set, is told of every decision (observe.go): the
 	// audit trail and the metrics hang off it. It must be quick.
 	Observe func(Event)
@@ -50,6 +54,8 @@ type Door struct {
 	now      func() time.Time
 	sem      chan struct{}
 	hashWait time.Duration
+	// seal encrypts sealed attributes; nil without a seal key.
+	seal *sealer
 	// verifyHook, when set, is called once per hash verification (tests
 	// count the work a login costs with it).
 	verifyHook func()
@@ -110,6 +116,14 @@ func New(dir *store.Directory, cfg Config, admin Admin, o Options) (*Door, error
 		n = runtime.NumCPU()
 	}
 	d.sem = make(chan struct{}, n)
+	if o.SealKey != nil {
+		if d.seal, err = newSealer(o.SealKey); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.NTHash && d.seal == nil {
+		return nil, ErrNoSealKey
+	}
 	if cfg.BlocklistFile != "" {
 		f, err := os.Open(cfg.BlocklistFile)
 		if err != nil {
@@ -309,15 +323,86 @@ func (d *Door) authenticate(ctx context.Context, l Login) (Outcome, error) {
 	if err != nil && !errors.Is(err, store.ErrNoSuchObject) {
 		return out, err
 	}
-	stored := ""
-	if e != nil {
-		stored = e.First("userPassword")
+	return d.decide(ctx, e, d.passwordProof(l.Secret))
+}
+
+// proof is how one kind of login proves its secret. Authenticate (a
+// password) and AuthenticateNT (an MS-CHAPv2 response) differ only in
+// it; decide applies the same rules to both.
+type proof struct {
+	// has reports whether e keeps what the secret is checked against.
+	has func(e *store.Entry) bool
+	// check verifies the secret against e, for which has is true.
+	check func(ctx context.Context, e *store.Entry) (bool, error)
+	// dummy spends the work of a known user's wrong attempt, so that an
+	// unknown user or a throttled account cannot be told by time.
+	dummy func(ctx context.Context) error
+	// previous reports whether a wrong secret is one of the user's two
+	// previous passwords (not counted as a failure). It spends the same
+	// work whatever the answer. Nil: it cannot tell, every wrong secret
+	// counts.
+	previous func(ctx context.Context, s state) bool
+	// onSuccess returns extra bookkeeping for a successful login (hash
+	// upgrade, NT hash filled in), applied only if userPassword is still
+	// the one checked; nil when there is none. It runs before the write's
+	// transaction, since hashing is slow.
+	onSuccess func(ctx context.Context, e *store.Entry) func(x *store.Entry)
+	// nt marks an MS-CHAPv2 proof: a user without an NT hash is
+	// reported as such (Outcome.NoNTHash).
+	nt bool
+}
+
+// passwordProof checks a cleartext password against userPassword.
+func (d *Door) passwordProof(secret []byte) proof {
+	return proof{
+		has: func(e *store.Entry) bool { return e.First("userPassword") != "" },
+		check: func(ctx context.Context, e *store.Entry) (bool, error) {
+			return d.verify(ctx, e.First("userPassword"), secret)
+		},
+		dummy:    func(ctx context.Context) error { return d.equalWork(ctx, secret) },
+		previous: func(ctx context.Context, s state) bool { return d.isPreviousPassword(ctx, s, secret) },
+		onSuccess: func(ctx context.Context, e *store.Entry) func(x *store.Entry) {
+			upgrade := ""
+			if d.cfg.UpgradeHashes && NeedsUpgrade(e.First("userPassword"), d.params) {
+				if h, err := d.hash(ctx, secret); err == nil {
+					upgrade = h
+				}
+			}
+			// An NT hash missing (set while nt_hash was off, imported as
+			// a hash) or not opening (renamed entry) is filled in from the
+			// cleartext this login proved.
+			nt := ""
+			if d.cfg.NTHash && d.ntHashOf(e) == nil {
+				nt, _ = d.sealNTHash(e.DN, secret)
+			}
+			if upgrade == "" && nt == "" {
+				return nil
+			}
+			return func(x *store.Entry) {
+				if upgrade != "" {
+					x.Set("userPassword", upgrade)
+				}
+				if nt != "" {
+					x.Set(ntHashAttr, nt)
+				}
+			}
+		},
 	}
-	if stored == "" {
-		// Unknown user or no password: spend the work of a known user's
-		// wrong password, then fail.
-		return out, d.equalWork(ctx, l.Secret)
+}
+
+// decide applies every rule to one attempt on entry e (nil: no such
+// user): the hourly throttle, the check of the secret, failure counting
+// and lockout, expiry with lock_on_expiry or grace logins, the lock, and
+// the bookkeeping of a success.
+func (d *Door) decide(ctx context.Context, e *store.Entry, p proof) (Outcome, error) {
+	out := Outcome{GraceRemaining: -1, Result: InvalidCredentials}
+	if e == nil || !p.has(e) {
+		// Unknown user or nothing to check against: spend the work of a
+		// known user's wrong secret, then fail.
+		out.NoNTHash = p.nt && e != nil
+		return out, p.dummy(ctx)
 	}
+	stored := e.First("userPassword")
 	now := d.now()
 	s := readState(e)
 	_, lastHour := d.recentFailures(s, now)
@@ -326,16 +411,16 @@ func (d *Door) authenticate(ctx context.Context, l Login) (Outcome, error) {
 		// answer cannot tell a right guess from a wrong one and guessing
 		// stays at 100 an hour whatever the lock state (NIST 800-63B
 		// §5.2.2). The right password gets no "locked" reason here.
-		return out, d.equalWork(ctx, l.Secret)
+		return out, p.dummy(ctx)
 	}
-	ok, err := d.verify(ctx, stored, l.Secret)
+	ok, err := p.check(ctx, e)
 	if err != nil {
 		return out, err
 	}
 	if !ok {
 		// The previous passwords are checked whatever the state, so that
 		// a wrong password costs the same on a locked account as on any.
-		if d.isPreviousPassword(ctx, s, l.Secret) {
+		if p.previous != nil && p.previous(ctx, s) {
 			return out, nil
 		}
 		// Counted even while locked: guesses during a lock are what the
@@ -383,22 +468,21 @@ func (d *Door) authenticate(ctx context.Context, l Login) (Outcome, error) {
 	out.MustChange = s.mustChange
 	out.Entry = e
 	// Bookkeeping on success: clear failures, drop an expired lock,
-	// upgrade an imported hash. Only written when something changed, so
-	// an ordinary bind writes nothing.
-	upgrade := ""
-	if d.cfg.UpgradeHashes && NeedsUpgrade(stored, d.params) {
-		if h, err := d.hash(ctx, l.Secret); err == nil {
-			upgrade = h
-		}
+	// upgrade an imported hash, fill in a missing NT hash. Only written
+	// when something changed, so an ordinary bind writes nothing.
+	var extra func(*store.Entry)
+	if p.onSuccess != nil {
+		extra = p.onSuccess(ctx, e)
 	}
-	if len(s.failures) > 0 || s.locked || upgrade != "" {
+	if len(s.failures) > 0 || s.locked || extra != nil {
 		err := d.writeState(ctx, e.DN, func(x *store.Entry) {
 			x.Set("pwdFailureTime")
 			if s.locked && !d.lockActive(s, now) {
 				x.Set("pwdAccountLockedTime")
 			}
-			if upgrade != "" && x.First("userPassword") == stored {
-				x.Set("userPassword", upgrade)
+			// Not over a password changed meanwhile.
+			if extra != nil && x.First("userPassword") == stored {
+				extra(x)
 			}
 		})
 		if err != nil {

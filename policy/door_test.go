@@ -94,7 +94,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	if err != nil {
 		t.Fatalf("opening directory: %v", err)
 	}
-	door, err := New(dir, cfg, Admin{DN: testAdminDN, Password: testAdminPW}, Options{Now: clock.Now})
+	door, err := New(dir, cfg, Admin{DN: testAdminDN, Password: testAdminPW}, Options{Now: clock.Now, SealKey: testSealKey})
 	if err != nil {
 		t.Fatalf("policy.New: %v", err)
 	}

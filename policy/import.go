@@ -148,6 +148,11 @@ func (d *Door) PrepareImport(ctx context.Context, e *store.Entry) (out *store.En
 		}
 		out.Set("userPassword", h)
 		hashed = true
+		nt, err := d.sealNTHash(out.DN, []byte(pw))
+		if err != nil {
+			return nil, false, err
+		}
+		setNTHash(out, nt)
 	}
 	if len(out.Get("pwdChangedTime")) == 0 {
 		out.Set("pwdChangedTime", store.FormatTime(d.now().Truncate(time.Second)))
@@ -165,6 +170,13 @@ func (d *Door) PrepareImport(ctx context.Context, e *store.Entry) (out *store.En
 func (d *Door) Import(ctx context.Context, entries []*store.Entry) error {
 	for _, e := range entries {
 		for _, a := range e.Attrs {
+			if strings.EqualFold(store.LookupAttr(a.Type).Name, ntHashAttr) {
+				// Only PrepareImport's own, sealed with this door's key.
+				if len(a.Values) != 1 || !d.opens(ntHashAttr, e.DN, a.Values[0]) {
+					return fmt.Errorf("importing %s: %s is not a value this server sealed (PrepareImport computes it)", e.DN, ntHashAttr)
+				}
+				continue
+			}
 			if !strings.EqualFold(store.LookupAttr(a.Type).Name, "userPassword") {
 				continue
 			}

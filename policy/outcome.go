@@ -59,6 +59,13 @@ type Outcome struct {
 	// Entry is the user's entry after the authentication (nil for the
 	// administrator and for InvalidCredentials).
 	Entry *store.Entry
+	// NoNTHash (AuthenticateNT only, with InvalidCredentials): the user
+	// exists but no NT hash is kept for it (policy.nt_hash off, or the
+	// password was set without it), so MS-CHAPv2 cannot work until the
+	// password is set again or used once in cleartext (PAP, LDAP bind).
+	// For the log only: the peer is told "wrong password", which does
+	// not disclose that the user exists.
+	NoNTHash bool
 }
 
 // Fronts name where an attempt came from (for the audit trail).

@@ -24,6 +24,7 @@ const (
 	msgExpired       = "Your password has expired; change it in the portal or contact your administrator"
 	msgMustChange    = "Your password was set by an administrator; change it in the portal"
 	msgNoMSCHAPv2    = "MS-CHAPv2 is not available on this server; use PAP"
+	msgNoMSCHAPv1    = "MS-CHAP version 1 is not accepted; use MS-CHAPv2 or PAP"
 	msgNoMethod      = "This authentication method is not available on this server; use PAP"
 	msgInternalError = "Internal error (id %d); try again later"
 )
@@ -41,11 +42,13 @@ func (s *Server) access(ctx context.Context, r *request) reply {
 		s.log.Warn("radius access rejected: EAP (PEAP, EAP-TTLS) is not built yet", logArgs...)
 		return reply{code: radius.CodeAccessReject}
 	case hasVendorAttr(p, microsoft.MSCHAP2Response_Lookup):
-		s.log.Warn("radius access rejected: MSCHAPv2 needs policy.nt_hash, which is not built yet; use PAP", logArgs...)
-		return reply{code: radius.CodeAccessReject, message: msgNoMSCHAPv2}
+		return s.mschapv2(ctx, r, user, logArgs)
 	case hasVendorAttr(p, microsoft.MSCHAPResponse_Lookup):
-		s.log.Warn("radius access rejected: MS-CHAP (version 1) is not supported; use PAP", logArgs...)
-		return reply{code: radius.CodeAccessReject, message: msgNoMethod}
+		// MS-CHAPv1 (RFC 2433) rests on the LM hash or a DES of the NT
+		// hash with no mutual authentication; FreeRADIUS still accepts
+		// it, dird does not. radtest -t mschap sends it.
+		s.log.Warn("radius access rejected: MS-CHAP version 1 (MS-CHAP-Response) is refused as too weak; configure the client for MS-CHAPv2 or PAP", logArgs...)
+		return reply{code: radius.CodeAccessReject, message: msgNoMSCHAPv1}
 	case hasAttr(p, rfc2865.CHAPPassword_Type):
 		s.log.Warn("radius access rejected: CHAP needs the cleartext password, which dird does not keep; use PAP", logArgs...)
 		return reply{code: radius.CodeAccessReject, message: msgNoMethod}
@@ -76,12 +79,20 @@ func (s *Server) pap(ctx context.Context, r *request, user string, logArgs []any
 		return s.failure(r, err, logArgs)
 	}
 	s.log.Info("radius access", append(logArgs, "result", out.Result.String())...)
-	return outcomeReply(out)
+	rep := outcomeReply(out)
+	if out.Result == policy.OK {
+		authz, ok := s.authorize(ctx, r.client, out, logArgs...)
+		if !ok {
+			return reply{code: radius.CodeAccessReject, message: msgNoDialIn}
+		}
+		rep.attrs = append(rep.attrs, authz...)
+	}
+	return rep
 }
 
-// outcomeReply maps a policy outcome onto RADIUS for PAP (and, later,
-// plain MS-CHAPv2): accepted with a warning when there is one to give,
-// rejected with words a person understands.
+// outcomeReply maps a policy outcome onto RADIUS for PAP and plain
+// MS-CHAPv2: accepted with a warning when there is one to give, rejected
+// with words a person understands.
 func outcomeReply(out policy.Outcome) reply {
 	switch out.Result {
 	case policy.OK:

@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
+
+	"github.com/dird/dird/store"
 )
 
 // Config is the radius section of the configuration.
@@ -19,6 +22,24 @@ type Config struct {
 	// EAP-TTLS; a self-signed one is made when both are empty.
 	EAPTLSCert string `mapstructure:"eap_tls_cert"`
 	EAPTLSKey  string `mapstructure:"eap_tls_key"`
+	// GroupReplies are the attributes an Access-Accept carries for the
+	// members of a group (VLAN, Filter-Id, Class), keyed by group: its
+	// name (cn) or its DN. See authz.go.
+	GroupReplies map[string]GroupReply `mapstructure:"group_replies"`
+}
+
+// GroupReply is what an Access-Accept carries for a group's members.
+type GroupReply struct {
+	// VLAN assigns the VLAN (RFC 3580: Tunnel-Type = VLAN,
+	// Tunnel-Medium-Type = IEEE-802, Tunnel-Private-Group-ID = the
+	// number); 0: none.
+	VLAN int `mapstructure:"vlan"`
+	// FilterID is sent as Filter-Id (RFC 2865 §5.11): the name of a
+	// filter list the access point or VPN applies; "": none.
+	FilterID string `mapstructure:"filter_id"`
+	// Class is sent as Class (RFC 2865 §5.25), which the client echoes
+	// in its accounting; "": none.
+	Class string `mapstructure:"class"`
 }
 
 // Client is one network access server (an access point, a switch, a VPN
@@ -31,6 +52,10 @@ type Client struct {
 	Address string `mapstructure:"address"`
 	// Secret is the shared secret the client is configured with.
 	Secret string `mapstructure:"secret"`
+	// Groups, when set, lets only members of these groups (names (cn) or
+	// DNs; groupOfNames member, uniqueMember or posixGroup memberUid) in
+	// through this client; others get an Access-Reject.
+	Groups []string `mapstructure:"groups"`
 }
 
 // Prefix returns the client's address as a prefix; a single address is a
@@ -83,9 +108,48 @@ func (c Config) Validate() error {
 		if cl.Secret == "" {
 			return fmt.Errorf("%s.secret: required", key)
 		}
+		for j, g := range cl.Groups {
+			if err := checkGroupRef(g); err != nil {
+				return fmt.Errorf("%s.groups[%d]: %w", key, j, err)
+			}
+		}
+	}
+	for g, r := range c.GroupReplies {
+		key := fmt.Sprintf("radius.group_replies[%q]", g)
+		if err := checkGroupRef(g); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		switch {
+		case r.VLAN < 0 || r.VLAN > 4094:
+			return fmt.Errorf("%s.vlan: %d is not a VLAN ID from 1 to 4094 (0: none)", key, r.VLAN)
+		case len(r.FilterID) > maxAttrValue:
+			return fmt.Errorf("%s.filter_id: longer than %d bytes", key, maxAttrValue)
+		case len(r.Class) > maxAttrValue:
+			return fmt.Errorf("%s.class: longer than %d bytes", key, maxAttrValue)
+		case r.VLAN == 0 && r.FilterID == "" && r.Class == "":
+			return fmt.Errorf("%s: sets nothing; give vlan, filter_id or class", key)
+		}
 	}
 	if (c.EAPTLSCert == "") != (c.EAPTLSKey == "") {
 		return errors.New("radius.eap_tls_cert, radius.eap_tls_key: set both or neither")
+	}
+	return nil
+}
+
+// maxAttrValue is the longest value a RADIUS attribute carries (RFC 2865
+// §5: the length octet counts the two header bytes).
+const maxAttrValue = 253
+
+// checkGroupRef checks a group named in the configuration: a name (the
+// group's cn), or a DN when it holds "=".
+func checkGroupRef(g string) error {
+	switch {
+	case strings.TrimSpace(g) == "":
+		return errors.New("empty group name")
+	case strings.Contains(g, "="):
+		if _, err := store.ParseDN(g); err != nil {
+			return fmt.Errorf("%q is not a DN", g)
+		}
 	}
 	return nil
 }

@@ -4,12 +4,17 @@
 // Message-Authenticator every request must carry and every reply carries
 // first (RFC 3579 §3.2, the BlastRADIUS mitigation, msgauth.go), the
 // RFC 5080 duplicate cache (dedup.go), Status-Server (RFC 5997) and one
-// file per kind of request: access.go for Access-Request (PAP today), and
-// mschap.go for the MS-CHAPv2 cryptography (RFC 2759, RFC 3079).
+// file per kind of request: access.go for Access-Request and PAP,
+// mschapradius.go for MS-CHAPv2 carried in RADIUS attributes (RFC 2548),
+// mschapauth.go for verifyMSCHAPv2, the one MS-CHAPv2 check (RADIUS and
+// EAP-MSCHAPv2 alike), mschap.go for its cryptography (RFC 2759, RFC
+// 3079), and authz.go for authorisation after authentication (per-client
+// groups, VLAN and other reply attributes per group).
 //
 // It only translates: every credential decision goes to package policy
-// through policy.Door.Authenticate, so RADIUS failures count toward the
-// same lockout as LDAP ones. It imports policy and store (never another
+// through policy.Door.Authenticate (a password) or AuthenticateNT
+// (MS-CHAPv2, against the NT hash policy keeps sealed), so RADIUS
+// failures count toward the same lockout as LDAP ones. It imports policy and store (never another
 // front) and is imported by server and config (for Config). No
 // layeh.com/radius type appears in its exported API.
 package radiusd

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/vendors/microsoft"
 
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/store"
@@ -50,8 +52,10 @@ func newTestServer(t testing.TB, logs io.Writer) *Server {
 	pc := policy.Config{
 		MinLength: 8, MaxLength: 128, Hash: policy.SchemeArgon2id,
 		Argon2Memory: 7168, Argon2Time: 1, Argon2Threads: 1,
+		NTHash: true, // so that MS-CHAPv2 requests reach the NT hash check
 	}
-	door, err := policy.New(dir, pc, policy.Admin{DN: "cn=admin,dc=example,dc=com", Password: "admin-secret"}, policy.Options{})
+	door, err := policy.New(dir, pc, policy.Admin{DN: "cn=admin,dc=example,dc=com", Password: "admin-secret"},
+		policy.Options{SealKey: bytes.Repeat([]byte{7}, policy.SealKeySize)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +151,15 @@ func FuzzHandlePacket(f *testing.F) {
 	src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	f.Add([]byte{})
 	f.Add(bytes.Repeat([]byte{1}, 20))
+	// An MS-CHAPv2 request (MS-CHAP-Challenge, MS-CHAP2-Response), so the
+	// fuzzer starts inside mschapradius.go.
+	ms := radius.New(radius.CodeAccessRequest, []byte(testSecret))
+	rfc2865.UserName_SetString(ms, "alice")
+	microsoft.MSCHAPChallenge_Add(ms, bytes.Repeat([]byte{0x11}, 16))
+	microsoft.MSCHAP2Response_Add(ms, append([]byte{9, 0}, bytes.Repeat([]byte{0x22}, 48)...))
+	if b, err := ms.MarshalBinary(); err == nil {
+		f.Add(resign(b))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, pkt := range [][]byte{b, resign(b)} {
 			if pkt == nil {

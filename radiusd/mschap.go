@@ -17,8 +17,8 @@ import (
 // function below after ntPasswordHash starts from it. Function names
 // follow the RFC's pseudo-code.
 //
-// MS-CHAPv2 over RADIUS (RFC 2548) and inside PEAP/EAP-TTLS are built on
-// these; until policy keeps NT hashes, access.go rejects MS-CHAPv2.
+// verifyMSCHAPv2 (mschapauth.go) puts them together for MS-CHAPv2 over
+// RADIUS (RFC 2548, mschapradius.go) and inside PEAP/EAP-TTLS.
 
 // ntPasswordHash is RFC 2759 §8.3 NtPasswordHash: MD4 of the password in
 // UTF-16 little-endian. It is the value policy stores as the NT hash.

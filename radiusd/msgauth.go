@@ -85,11 +85,27 @@ func verifyMessageAuthenticator(pkt, secret []byte) error {
 
 // rejectAttributes are the only attributes an Access-Reject may carry
 // besides Message-Authenticator and Proxy-State (RFC 5080 §2.6.1):
-// nothing that grants a service.
+// nothing that grants a service. Vendor-Specific is let through only as
+// MS-CHAP-Error (RFC 2548 §2.1.5), see allowedInReject.
 var rejectAttributes = map[radius.Type]bool{
 	rfc2865.ReplyMessage_Type: true,
 	rfc2869.EAPMessage_Type:   true,
 	101:                       true, // Error-Cause (RFC 5176)
+}
+
+// microsoftVendorID is Microsoft's SMI enterprise number (RFC 2548 §2).
+const microsoftVendorID = 311
+
+// allowedInReject reports whether an Access-Reject may carry a.
+func allowedInReject(a *radius.AVP) bool {
+	if rejectAttributes[a.Type] {
+		return true
+	}
+	// Vendor-Specific: Vendor-Id 311 (Microsoft), vendor type 2
+	// (MS-CHAP-Error), one sub-attribute filling the value.
+	v := a.Attribute
+	return a.Type == rfc2865.VendorSpecific_Type && len(v) >= 6 &&
+		binary.BigEndian.Uint32(v) == microsoftVendorID && v[4] == 2 && int(v[5]) == len(v)-4
 }
 
 // encodeReply builds the wire form of a reply to req: Message-Authenticator
@@ -101,7 +117,7 @@ func encodeReply(code radius.Code, req *radius.Packet, attrs radius.Attributes, 
 	p := &radius.Packet{Code: code, Identifier: req.Identifier, Authenticator: req.Authenticator}
 	p.Attributes = append(p.Attributes, &radius.AVP{Type: rfc2869.MessageAuthenticator_Type, Attribute: make(radius.Attribute, authenticatorLen)})
 	for _, a := range attrs {
-		if code == radius.CodeAccessReject && !rejectAttributes[a.Type] {
+		if code == radius.CodeAccessReject && !allowedInReject(a) {
 			continue
 		}
 		p.Attributes = append(p.Attributes, a)

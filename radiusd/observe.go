@@ -25,7 +25,11 @@ func (s *Server) SetClients(cfg []Client) {
 			s.log.Error("radius client left out: address does not parse", "client", c.Name, "address", c.Address)
 			continue
 		}
-		clients = append(clients, client{name: c.Name, prefix: p, secret: []byte(c.Secret)})
+		cl := client{name: c.Name, prefix: p, secret: []byte(c.Secret)}
+		for _, g := range c.Groups {
+			cl.groups = append(cl.groups, parseGroupRef(g))
+		}
+		clients = append(clients, cl)
 		if weakSecret(c.Secret) && !loopbackOnly(p) {
 			// FreeRADIUS's clients.conf: shared secrets typed by hand are
 			// trivial to crack; a captured request gives an offline guess.

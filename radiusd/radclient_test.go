@@ -3,12 +3,14 @@ package radiusd_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dird/dird/internal/dirdtest"
+	"github.com/dird/dird/radiusd"
 )
 
 // The tests below drive dird with FreeRADIUS's own clients from Debian's
@@ -122,12 +124,71 @@ func TestRadclient(t *testing.T) {
 			}
 		})
 	}
+	t.Run("radtest -t mschap (MS-CHAP version 1) is refused with a log line", func(t *testing.T) {
+		t.Parallel()
+		out, code := run(t, "", "radtest", "-t", "mschap", "alice", alicePW, d.RadiusAddr, "0", secret, "0", "127.0.0.1")
+		if code == 0 || !strings.Contains(out, "Received Access-Reject") ||
+			!strings.Contains(out, `Reply-Message = "MS-CHAP version 1 is not accepted; use MS-CHAPv2 or PAP"`) {
+			t.Errorf("radtest exit code %d, output:\n%s", code, out)
+		}
+		waitLog(t, d, "MS-CHAP version 1 (MS-CHAP-Response) is refused")
+	})
 	t.Run("radtest PAP is accepted", func(t *testing.T) {
 		t.Parallel()
 		// radtest user password server nas-port secret ppp-hint nas-name
 		out, code := run(t, "", "radtest", "alice", alicePW, d.RadiusAddr, "0", secret, "0", "127.0.0.1")
 		if code != 0 || !strings.Contains(out, "Received Access-Accept") {
 			t.Errorf("radtest exit code %d, output:\n%s", code, out)
+		}
+	})
+}
+
+// TestRadclientMSCHAPv2 sends radclient an MS-CHAP-Challenge and an
+// MS-CHAP2-Response computed by the test (mschappeer_test.go) and checks
+// what radclient received: the MS-CHAP2-Success the peer would verify and
+// the MPPE keys, which radclient decrypts with the shared secret as an
+// access point does, and a VLAN from radius.group_replies.
+func TestRadclientMSCHAPv2(t *testing.T) {
+	cfg := dirdtest.Config(t)
+	cfg.Policy.NTHash = true
+	cfg.Radius.GroupReplies = map[string]radiusd.GroupReply{"staff": {VLAN: 42}}
+	d := dirdtest.Start(t, cfg, dirdtest.Options{})
+	seed(t, d, map[string]string{"alice": alicePW})
+	addGroup(t, d, "staff", "alice")
+	input := func(a *mschapAttempt) string {
+		return fmt.Sprintf("User-Name = %q\nMS-CHAP-Challenge = 0x%x\nMS-CHAP2-Response = 0x%x\nMessage-Authenticator = 0x00\n",
+			a.user, a.authChallenge[:], a.response())
+	}
+	t.Run("the right password is accepted", func(t *testing.T) {
+		a := newAttempt(t, "alice", alicePW)
+		out, code := radclient(t, d, "auth", input(a))
+		if code != 0 || !strings.Contains(out, "Received Access-Accept") {
+			t.Fatalf("radclient exit code %d:\n%s", code, out)
+		}
+		send, recv := a.serverKeys()
+		lower := strings.ToLower(out)
+		for _, want := range []string{
+			fmt.Sprintf("ms-chap2-success = 0x%02x%x", a.ident, a.authenticatorResponse()),
+			fmt.Sprintf("ms-mppe-send-key = 0x%x", send),
+			fmt.Sprintf("ms-mppe-recv-key = 0x%x", recv),
+			// :0, no tag (the Group-ID is sent untagged).
+			"tunnel-type:0 = vlan", "tunnel-medium-type:0 = ieee-802", `tunnel-private-group-id:0 = "42"`,
+		} {
+			if !strings.Contains(lower, want) {
+				t.Errorf("radclient output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("a wrong password is rejected with E=691 and a Reply-Message", func(t *testing.T) {
+		out, code := radclient(t, d, "auth", input(newAttempt(t, "alice", "not-her-password")))
+		// MS-CHAP-Error starts with the Ident, '*' (0x2a) here.
+		for _, want := range []string{"Received Access-Reject", `Reply-Message = "Wrong user name or password"`, `MS-CHAP-Error = "*E=691 R=0 C=`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("radclient output lacks %q:\n%s", want, out)
+			}
+		}
+		if code == 0 {
+			t.Errorf("radclient exit code 0 for a reject")
 		}
 	})
 }

@@ -15,7 +15,6 @@ import (
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
-	"layeh.com/radius/vendors/microsoft"
 
 	"github.com/dird/dird/internal/dirdtest"
 	"github.com/dird/dird/store"
@@ -118,7 +117,7 @@ func accessRequest(t *testing.T, user, pw string) *radius.Packet {
 
 // sign encodes p with a Message-Authenticator computed with key (RFC 3579
 // §3.2), placed first as FreeRADIUS places it; layeh does not compute it.
-func sign(t *testing.T, p *radius.Packet, key string) []byte {
+func sign(t testing.TB, p *radius.Packet, key string) []byte {
 	t.Helper()
 	q := *p
 	q.Attributes = append(radius.Attributes{{Type: rfc2869.MessageAuthenticator_Type, Attribute: make(radius.Attribute, 16)}}, p.Attributes...)
@@ -362,16 +361,6 @@ func TestPAP(t *testing.T) {
 			}
 		}
 		expect(t, n.exchange(good), radius.CodeAccessAccept, "")
-	})
-	t.Run("MS-CHAPv2 is rejected until NT hashes exist", func(t *testing.T) {
-		t.Parallel()
-		n := newNAS(t, d)
-		p := radius.New(radius.CodeAccessRequest, []byte(secret))
-		rfc2865.UserName_SetString(p, "alice")
-		microsoft.MSCHAPChallenge_Add(p, make([]byte, 16))
-		microsoft.MSCHAP2Response_Add(p, make([]byte, 50))
-		expect(t, n.exchange(sign(t, p, secret)), radius.CodeAccessReject, "MS-CHAPv2 is not available on this server; use PAP")
-		waitLog(t, d, "MSCHAPv2 needs policy.nt_hash")
 	})
 	t.Run("a retransmission gets the cached reply and counts once", func(t *testing.T) {
 		t.Parallel()

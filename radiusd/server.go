@@ -38,10 +38,13 @@ const (
 // for each UDP socket.
 type Server struct {
 	door    *policy.Door
+	dir     *store.Directory
 	log     *slog.Logger
 	clients atomic.Pointer[[]client] // swapped whole by SetClients (observe.go)
 	drops   dropLog
 	observe func(method, outcome string)
+	// groupReplies are radius.group_replies in key order (authz.go).
+	groupReplies []groupReplyRule
 
 	ctx      context.Context // parent of every request's context
 	cancel   context.CancelFunc
@@ -60,6 +63,8 @@ type client struct {
 	name   string
 	prefix netip.Prefix
 	secret []byte
+	// groups restricts the client to their members; empty: anyone.
+	groups []groupRef
 }
 
 // conn is one socket being served, with its duplicate cache (RFC 5080
@@ -84,13 +89,13 @@ type request struct {
 
 // New returns a server that answers the clients of cfg through door. cfg
 // has been validated; a client whose address does not parse is left out.
-// dir is for authorisation (per-client groups, VLAN attributes), which is
-// not built yet.
+// dir is for authorisation (per-client groups, group reply attributes).
 func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		door: door, log: log,
-		ctx: ctx, cancel: cancel,
+		door: door, dir: dir, log: log,
+		groupReplies: parseGroupReplies(cfg.GroupReplies),
+		ctx:          ctx, cancel: cancel,
 		stopping: make(chan struct{}),
 		slots:    make(chan struct{}, maxInFlight),
 		conns:    map[*conn]struct{}{},

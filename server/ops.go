@@ -74,7 +74,11 @@ func newDoor(cfg config.Config, dir *store.Directory) (*policy.Door, error) {
 	if err != nil {
 		return nil, err
 	}
-	return policy.New(dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: pw}, policy.Options{})
+	key, err := loadSealKey(cfg.Store.Path)
+	if err != nil {
+		return nil, err
+	}
+	return policy.New(dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: pw}, policy.Options{SealKey: key})
 }
 
 // isEmpty reports whether kv holds no key at all.

@@ -49,6 +49,12 @@ func noSocket(cfg config.Config) string {
 		"restart it, or stop it and run this command again", controlPath(cfg))
 }
 
+// notExported are stored attributes an export leaves out: the sealed NT
+// hash opens only with this server's seal.key, so it means nothing in an
+// LDIF file and must not travel in one; dird import computes it again
+// from a cleartext password, and a login fills it in.
+var notExported = map[string]bool{"dirdnthash": true}
+
 // exportLDIF writes every entry of dir in key order, which puts parents
 // before their children.
 func exportLDIF(ctx context.Context, dir *store.Directory, w io.Writer) (int, error) {
@@ -59,6 +65,9 @@ func exportLDIF(ctx context.Context, dir *store.Directory, w io.Writer) (int, er
 	err := dir.Search(ctx, req, func(e *store.Entry) error {
 		rec := &ldif.Record{DN: e.DN.String(), Attrs: make([]ldif.Attr, 0, len(e.Attrs))}
 		for _, a := range e.Attrs {
+			if notExported[strings.ToLower(store.LookupAttr(a.Type).Name)] {
+				continue
+			}
 			rec.Attrs = append(rec.Attrs, ldif.Attr{Type: a.Type, Values: a.Values})
 		}
 		n++

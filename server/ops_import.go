@@ -76,12 +76,15 @@ var ErrRecords = errors.New("server: records not imported")
 // which dird computes itself (memberOf, hasSubordinates, entryDN), and
 // ppolicy attributes that dird does not use (pwdPolicySubentry points at a
 // policy entry, which is dropped too: dird has one policy, in its
-// configuration).
+// configuration), and a sealed NT hash.
 var droppedAttrs = map[string]bool{
 	"entrycsn": true, "contextcsn": true, "structuralobjectclass": true, "hassubordinates": true,
 	"numsubordinates": true, "subschemasubentry": true, "entrydn": true, "memberof": true,
 	"authtimestamp": true, "entryttl": true,
 	"pwdpolicysubentry": true, "pwdlastsuccess": true, "pwdstarttime": true, "pwdendtime": true,
+	// Sealed with another server's key (or forged): policy computes it
+	// from a cleartext password, or at the next cleartext login.
+	"dirdnthash": true,
 }
 
 // keptPwd is the ppolicy state an import keeps (policy.PrepareImport

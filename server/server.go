@@ -6,10 +6,12 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -128,7 +130,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 	if err := cfg.Policy.HashWarning(); err != nil {
 		log.Warn("weak password hashing parameters", "err", err)
 	}
-	s.door, err = policy.New(s.dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: adminPW}, policy.Options{Now: o.Now, Observe: s.obs.credential})
+	// The seal key encrypts the NT hashes kept for MSCHAPv2. An
+	// in-memory store (tests) gets an in-memory key, gone with it.
+	sealKey := make([]byte, policy.SealKeySize)
+	if o.KV == nil {
+		if sealKey, err = loadSealKey(cfg.Store.Path); err != nil {
+			return nil, err
+		}
+		if w := sealKeyWarning(cfg.Store.Path); w != "" {
+			log.Warn("seal key file is readable by others", "file", filepath.Join(cfg.Store.Path, sealKeyFile), "problem", w)
+		}
+	} else if _, err := rand.Read(sealKey); err != nil {
+		return nil, err
+	}
+	s.door, err = policy.New(s.dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: adminPW}, policy.Options{Now: o.Now, SealKey: sealKey, Observe: s.obs.credential})
 	if err != nil {
 		return nil, err
 	}

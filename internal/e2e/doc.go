@@ -1,8 +1,9 @@
 // Package e2e drives a real dird binary with the clients administrators
 // and devices really use: the OpenLDAP command-line tools from Debian's
 // ldap-utils (ldapwhoami, ldapsearch, ldapadd, ldapmodify, ldapdelete,
-// ldapcompare, ldappasswd, ldapmodrdn), go-ldap for the load-bearing
-// crash test, and raw TCP for malformed input.
+// ldapcompare, ldappasswd, ldapmodrdn), radclient from freeradius-utils
+// for MS-CHAPv2 with the NT hash kept (mschap_test.go), go-ldap for the
+// load-bearing crash test, and raw TCP for malformed input.
 //
 // TestMain builds cmd/dird once; each test starts its own `dird serve`
 // on 127.0.0.1:0 with a configuration written to its temporary directory,
