@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // user is one person of the seeded directory.
@@ -91,3 +92,6 @@ func seed(t *testing.T, d *dird) {
 	}
 	d.admin(t, "ldapadd", b.String())
 }
+
+// timeAgo is the time that many hours ago.
+func timeAgo(hours int) time.Time { return time.Now().Add(-time.Duration(hours) * time.Hour) }
