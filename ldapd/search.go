@@ -147,7 +147,12 @@ func loggableFilter(f store.Filter) store.Filter {
 		return f
 	}
 	if f.Attr != "" && store.LookupAttr(f.Attr).Class == store.Secret {
-		f.Value, f.Initial, f.Final, f.Any = "*redacted*", "", "", nil
+		f.Value, f.Initial, f.Final, f.Any = "", "", "", nil
+		if f.Kind == store.FilterSubstrings {
+			f.Any = []string{"redacted"}
+		} else {
+			f.Value = "redacted"
+		}
 	}
 	return f
 }

@@ -108,6 +108,11 @@ func TestSSSD(t *testing.T) {
 }
 
 func testAccounts(t *testing.T, h *host) {
+	// By number first, before a lookup by name has cached the user, so
+	// that SSSD asks dird (uidNumber=...).
+	if r := h.exec(t, "", false, "getent", "-s", "sss", "passwd", "20002"); r.exit != 0 || !strings.HasPrefix(r.out, "bob:") {
+		t.Errorf("getent -s sss passwd 20002: %s", r)
+	}
 	for _, u := range users {
 		r := h.exec(t, "", false, "getent", "-s", "sss", "passwd", u.uid)
 		want := fmt.Sprintf("%s:*:%d:%d:%s:/home/%s:%s", u.uid, u.uidNumber, u.gidNumber, u.cn, u.uid, u.shell)
@@ -117,10 +122,6 @@ func testAccounts(t *testing.T, h *host) {
 	}
 	if r := h.exec(t, "", false, "getent", "-s", "sss", "passwd", "mallory"); r.exit != 2 {
 		t.Errorf("getent passwd of an unknown user: %s, want exit 2", r)
-	}
-	// By number too.
-	if r := h.exec(t, "", false, "getent", "-s", "sss", "passwd", "20002"); r.exit != 0 || !strings.HasPrefix(r.out, "bob:") {
-		t.Errorf("getent -s sss passwd 20002: %s", r)
 	}
 }
 
@@ -132,7 +133,8 @@ func testGroups(t *testing.T, h *host) {
 				want = append(want, u.uid)
 			}
 		}
-		for _, key := range []string{g.name, fmt.Sprint(g.gid)} {
+		// By number first (gidNumber=...), then by name.
+		for _, key := range []string{fmt.Sprint(g.gid), g.name} {
 			r := h.exec(t, "", false, "getent", "-s", "sss", "group", key)
 			f := strings.Split(strings.TrimSpace(r.out), ":")
 			if r.exit != 0 || len(f) != 4 || f[0] != g.name || f[2] != fmt.Sprint(g.gid) {
