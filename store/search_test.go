@@ -552,8 +552,8 @@ func TestSearchUsesIndexes(t *testing.T) {
 		name     string
 		filter   string
 		want     int
-		maxReads int64 // the base, the group for memberOf, the candidates
-		maxScans int64 // index scans; matching memberOf scans two per entry
+		maxReads int64  // the base, the group for memberOf, the candidates
+		maxScans int64  // index scans; matching memberOf scans two per entry
 		plan     string // what SearchRequest.Plan reports
 	}{
 		{"uid", "(uid=user0500)", 1, 2, 1, "index uid"},
