@@ -336,5 +336,10 @@ func TestSSSDLockOnExpiry(t *testing.T) {
 	if d.whoami(t, userDN("dave"), newPW) || d.whoami(t, userDN("dave"), dave.password) {
 		t.Errorf("a locked account must bind with neither password")
 	}
+	// The refusal must not look like a server fault to SSSD (which would
+	// mark the domain offline): the next user logs in at once.
+	alice := userOf(t, "alice")
+	r = h.pam(t, sssdService, "alice", false, []string{alice.password}, "authenticate", "acct_mgmt")
+	expectPAM(t, "another user after the refused change", r, 0, pamAuthOK, pamAcctOK)
 	checkSearches(t, "SSSD (lock_on_expiry)", d, before)
 }
