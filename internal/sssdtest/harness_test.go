@@ -94,6 +94,11 @@ func testMain(m *testing.M) int {
 	// Only one SSSD test run per host: they would share nothing on disk,
 	// but two sssd monitors and nslcds at once make failures hard to read
 	// and the brief for this suite says one at a time.
+	// /run/lock is standard on Debian, but a bare container may lack it.
+	if err := os.MkdirAll(filepath.Dir(lockPath), 0o1777); err != nil {
+		fmt.Fprintf(os.Stderr, "sssdtest: %v\n", err)
+		return 1
+	}
 	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sssdtest: opening %s: %v\n", lockPath, err)
