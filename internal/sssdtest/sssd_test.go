@@ -343,3 +343,32 @@ func TestSSSDLockOnExpiry(t *testing.T) {
 	expectPAM(t, "another user after the refused change", r, 0, pamAuthOK, pamAcctOK)
 	checkSearches(t, "SSSD (lock_on_expiry)", d, before)
 }
+
+// TestSSSDGraceLogins: with grace_logins after expiry SSSD lets the user
+// in with a count of what is left, and passwd works on the grace bind's
+// restricted connection.
+func TestSSSDGraceLogins(t *testing.T) {
+	d := startDird(t, "max_age: 10d", "expire_warning: 7d", "lock_on_expiry: false", "grace_logins: 3")
+	seed(t, d)
+	before := len(d.searches())
+	h := startSSSD(t, sssdConf(d, "rfc2307", posixGroups, ""))
+	dave := userOf(t, "dave")
+	d.setChanged(t, userDN("dave"), time.Now().Add(-11*24*time.Hour))
+	r := h.pam(t, sssdService, "dave", false, []string{dave.password}, "authenticate", "acct_mgmt")
+	expectPAM(t, "first grace login", r, 0, pamAuthOK, pamAcctOK, "Your password has expired. You have 2 grace login(s) remaining.")
+	// passwd costs one grace bind (SSSD binds with the old password, then
+	// changes it on that connection).
+	newPW := "Daisy-Daisy-Give-Me-8"
+	d.secret(newPW)
+	r = h.pam(t, sssdService, "dave", true, []string{dave.password, newPW, newPW}, "chauthtok")
+	expectPAM(t, "passwd during the grace logins", r, 0, pamChangedOK)
+	if !d.whoami(t, userDN("dave"), newPW) || d.whoami(t, userDN("dave"), dave.password) {
+		t.Errorf("after the change the new password must bind and the old one must not")
+	}
+	r = h.pam(t, sssdService, "dave", false, []string{newPW}, "authenticate", "acct_mgmt")
+	expectPAM(t, "login after the change", r, 0, pamAuthOK, pamAcctOK)
+	if strings.Contains(r.out, "grace") {
+		t.Errorf("still in grace after the change:\n%s", r)
+	}
+	checkSearches(t, "SSSD (grace logins)", d, before)
+}
