@@ -101,6 +101,21 @@ func TestNslcd(t *testing.T) {
 	r = h.pam(t, nslcdService, "carol", false, []string{carol.password}, "authenticate", "acct_mgmt")
 	expectPAM(t, "inside the warning window", r, 0, pamAuthOK, "Password will expire in 4 days")
 
+	// passwd as the user: nslcd binds as alice, tries Password Modify
+	// without the old password, then with it.
+	newPW := "Looking-Glass-House-61"
+	d.secret(newPW)
+	r = h.pam(t, nslcdService, "alice", true, []string{alice.password, newPW, newPW}, "chauthtok")
+	expectPAM(t, "passwd", r, 0, pamChangedOK)
+	// nslcd's first try without the old password is refused cleanly and
+	// is not a failed login.
+	if r := d.ldap(t, "", "ldapsearch", "-D", adminDN, "-w", adminPW, "-LLL", "-s", "base", "-b", userDN("alice"), "pwdFailureTime"); r.exit != 0 || strings.Contains(r.out, "pwdFailureTime:") {
+		t.Errorf("after passwd through nslcd, alice's pwdFailureTime: %s", r)
+	}
+	if !d.whoami(t, userDN("alice"), newPW) || d.whoami(t, userDN("alice"), alice.password) {
+		t.Errorf("after passwd the new password must bind and the old one must not")
+	}
+
 	// After an administrator reset pam_ldap demands a change at acct_mgmt
 	// (nslcd's own-entry read after the bind stays allowed on the
 	// restricted connection).
