@@ -13,6 +13,8 @@ import (
 
 	"github.com/dird/dird/ldapd"
 	"github.com/dird/dird/mail"
+	"github.com/dird/dird/metrics"
+	"github.com/dird/dird/notify"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
@@ -35,13 +37,13 @@ type Config struct {
 	// Portal is the web portal.
 	Portal PortalConfig `mapstructure:"portal"`
 	// Metrics is the Prometheus and health endpoint.
-	Metrics MetricsConfig `mapstructure:"metrics"`
+	Metrics metrics.Config `mapstructure:"metrics"`
 	// Mail is how the portal and the notifier send email.
 	Mail mail.Config `mapstructure:"mail"`
 	// Policy is the password policy every front applies.
 	Policy policy.Config `mapstructure:"policy"`
 	// Notify is the password expiry notifier.
-	Notify NotifyConfig `mapstructure:"notify"`
+	Notify notify.Config `mapstructure:"notify"`
 	// Log is how dird writes its log.
 	Log LogConfig `mapstructure:"log"`
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dird/dird/ldapd"
 	"github.com/dird/dird/mail"
+	"github.com/dird/dird/notify"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
@@ -100,7 +101,7 @@ func TestLoadDefaults(t *testing.T) {
 			Argon2Threads:   1,
 			UpgradeHashes:   true,
 		},
-		Notify: NotifyConfig{
+		Notify: notify.Config{
 			ExpiryNotice: []time.Duration{7 * 24 * time.Hour, 3 * 24 * time.Hour, 24 * time.Hour},
 			Interval:     time.Hour,
 		},

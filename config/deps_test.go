@@ -9,4 +9,6 @@ import (
 // TestDeps holds config to the layering rule: of dird's own packages it
 // imports only the ones whose Config types it composes (tailscale
 // tstest/deptest does the same for its binaries).
-func TestDeps(t *testing.T) { deptest.AllowOnly(t, "ldapd", "mail", "policy", "radiusd", "store") }
+func TestDeps(t *testing.T) {
+	deptest.AllowOnly(t, "ldapd", "mail", "metrics", "notify", "policy", "radiusd", "store")
+}

@@ -103,52 +103,6 @@ func (c PortalConfig) Validate() error {
 	return nil
 }
 
-// MetricsConfig is the metrics section.
-type MetricsConfig struct {
-	// Listen serves Prometheus /metrics, /healthz and /readyz; empty
-	// turns them off.
-	Listen string `mapstructure:"listen"`
-}
-
-// Validate checks the section without touching the file system.
-func (c MetricsConfig) Validate() error {
-	if c.Listen == "" {
-		return nil
-	}
-	return validListen("metrics.listen", c.Listen)
-}
-
-// NotifyConfig is the notify section. It moves to the notifier's package.
-type NotifyConfig struct {
-	// ExpiryNotice lists how long before a password expires the user is
-	// emailed, once each; an empty list sends none.
-	ExpiryNotice []time.Duration `mapstructure:"expiry_notice"`
-	// Interval is how often the notifier looks for due notices; 0 turns
-	// the notifier off.
-	Interval time.Duration `mapstructure:"interval"`
-}
-
-// Validate checks the section without touching the file system.
-func (c NotifyConfig) Validate() error {
-	seen := map[time.Duration]int{}
-	for i, d := range c.ExpiryNotice {
-		if d <= 0 {
-			return fmt.Errorf("notify.expiry_notice[%d]: must be positive, e.g. 7d", i)
-		}
-		if j, dup := seen[d]; dup {
-			return fmt.Errorf("notify.expiry_notice[%d]: %s is already notify.expiry_notice[%d]", i, d, j)
-		}
-		seen[d] = i
-	}
-	switch {
-	case c.Interval < 0:
-		return errors.New("notify.interval: must not be negative")
-	case c.Interval > 0 && c.Interval < time.Second:
-		return fmt.Errorf("notify.interval: %s is below 1s; use e.g. 1h, or 0 for off", c.Interval)
-	}
-	return nil
-}
-
 // LogConfig is the log section: how much dird writes and in which form.
 type LogConfig struct {
 	// Level is the least severe line written: debug, info, warn or error.

@@ -45,7 +45,7 @@ func (c *conn) handleBind(ctx context.Context, req *Request, op *BindRequest) {
 		resp.Result = Result{Code: resultInvalidDNSyntax, Diagnostic: "invalid DN"}
 		return
 	}
-	out, err := c.s.door.Authenticate(ctx, policy.Login{Front: policy.FrontLDAP, DN: dn, Secret: op.Password})
+	out, err := c.s.door.Authenticate(ctx, policy.Login{Front: policy.FrontLDAP, DN: dn, Secret: op.Password, Client: c.nc.RemoteAddr().String()})
 	if err != nil {
 		if errors.Is(err, policy.ErrBusy) {
 			resp.Result = Result{Code: resultBusy, Diagnostic: "too many authentications in progress, try again"}

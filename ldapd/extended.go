@@ -90,6 +90,7 @@ func (c *conn) passwordModify(ctx context.Context, req *Request, op *ExtendedReq
 	}
 	gen, err := c.s.door.ChangePassword(ctx, policy.Change{
 		Actor: bound, Target: target, Old: oldPW, HasOld: hasOld, New: newPW, HasNew: hasNew, Front: policy.FrontLDAP,
+		Client: c.nc.RemoteAddr().String(),
 	})
 	c.audit("password modify", target, err)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 // handle runs every operation except Bind, Unbind, Abandon and StartTLS,
 // which the read loop handles itself.
 func (c *conn) handle(ctx context.Context, req *Request) {
+	c.s.observeOp(req.Op)
 	if c.unsupportedCritical(req) {
 		return
 	}

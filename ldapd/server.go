@@ -36,6 +36,9 @@ type Server struct {
 	dir  *store.Directory
 	log  *slog.Logger
 	tls  *tls.Config
+	// observe is told of each operation but bind (observe.go); nil: no
+	// one listens.
+	observe func(op string)
 
 	ctx    context.Context // parent of every request's context
 	cancel context.CancelFunc

@@ -59,7 +59,8 @@ func (c *conn) handleDelete(ctx context.Context, req *Request, op *DelRequest) {
 		err = c.requireAdmin("delete entries")
 	}
 	if err == nil {
-		err = c.s.dir.Update(ctx, func(tx *store.Txn) error { return tx.Delete(dn) })
+		bound, _, _ := c.identity()
+		err = c.s.dir.Update(ctx, func(tx *store.Txn) error { return tx.Delete(dn, bound.String()) })
 	}
 	c.audit("delete", dn, err)
 	c.reply(req, err)

@@ -25,12 +25,14 @@ type Change struct {
 	New    []byte
 	HasNew bool
 	Front  string
+	// Client is where the request came from, for the audit trail only.
+	Client string
 }
 
-// ChangePassword applies a change after every check: access, the old
+// changePassword applies a change after every check: access, the old
 // password, quality, history. It returns the generated password when the
 // change asked for one.
-func (d *Door) ChangePassword(ctx context.Context, c Change) (generated []byte, err error) {
+func (d *Door) changePassword(ctx context.Context, c Change) (generated []byte, err error) {
 	target := c.Target
 	if target == nil {
 		target = c.Actor
@@ -261,12 +263,12 @@ func (d *Door) Add(ctx context.Context, actor store.DN, e *store.Entry) error {
 	return d.creds.Update(ctx, func(tx *store.Txn) error { return tx.Add(e, actor.String()) })
 }
 
-// Modify applies an LDAP modify. The administrator may change anything,
+// modify applies an LDAP modify. The administrator may change anything,
 // including userPassword (cleartext is checked and hashed; hashes are
 // kept), pwdChangedTime, pwdAccountLockedTime and pwdReset, and may clear
 // pwdFailureTime. A user may only change its own password, OpenLDAP-style:
 // delete the old value and add the new one.
-func (d *Door) Modify(ctx context.Context, actor, dn store.DN, mods []store.Mod) error {
+func (d *Door) modify(ctx context.Context, actor, dn store.DN, mods []store.Mod) error {
 	if !d.IsAdmin(actor) {
 		return d.selfModify(ctx, actor, dn, mods)
 	}

@@ -31,6 +31,9 @@ type Options struct {
 	// HashWait is the longest an attempt waits for a hashing slot when
 	// its context has no earlier deadline; 0 means 10s.
 	HashWait time.Duration
+	// Observe, when set, is told of every decision (observe.go): the
+	// audit trail and the metrics hang off it. It must be quick.
+	Observe func(Event)
 }
 
 // Door is the one place that decides about credentials. Every front calls
@@ -50,6 +53,7 @@ type Door struct {
 	// verifyHook, when set, is called once per hash verification (tests
 	// count the work a login costs with it).
 	verifyHook func()
+	observe    func(Event) // Options.Observe; nil: nobody listens
 }
 
 // maxRecordedFailures caps pwdFailureTime values: it is also the hourly
@@ -78,6 +82,7 @@ func New(dir *store.Directory, cfg Config, admin Admin, o Options) (*Door, error
 		admin:    adminDN,
 		now:      o.Now,
 		hashWait: o.HashWait,
+		observe:  o.Observe,
 		params: HashParams{
 			Scheme:        cfg.Hash,
 			Argon2Memory:  cfg.Argon2Memory,
@@ -165,13 +170,16 @@ func (d *Door) hash(ctx context.Context, secret []byte) (string, error) {
 func (d *Door) acquire(ctx context.Context) error {
 	select {
 	case d.sem <- struct{}{}:
+		d.emit(Event{Kind: EventHashWait})
 		return nil
 	default:
 	}
+	start := time.Now() // the queue's wait is real time, not the policy clock
 	t := time.NewTimer(d.hashWait)
 	defer t.Stop()
 	select {
 	case d.sem <- struct{}{}:
+		d.emit(Event{Kind: EventHashWait, Wait: time.Since(start)})
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
@@ -281,11 +289,11 @@ func (d *Door) recentFailures(s state, now time.Time) (consecutive, lastHour int
 	return consecutive, lastHour
 }
 
-// Authenticate checks one login attempt and applies every rule: lockout,
+// authenticate checks one login attempt and applies every rule: lockout,
 // the hourly throttle, expiry, grace logins, must-change, hash upgrades.
 // An unknown user costs the same work as a known one, and a locked or
 // expired account answers a wrong password like any wrong password.
-func (d *Door) Authenticate(ctx context.Context, l Login) (Outcome, error) {
+func (d *Door) authenticate(ctx context.Context, l Login) (Outcome, error) {
 	out := Outcome{GraceRemaining: -1, Result: InvalidCredentials}
 	if len(l.Secret) == 0 {
 		return out, nil
@@ -443,8 +451,15 @@ func (d *Door) isPreviousPassword(ctx context.Context, s state, secret []byte) b
 
 // recordFailure adds a pwdFailureTime (unique: microseconds, and never
 // equal to an earlier value) and locks the account at the threshold.
-func (d *Door) recordFailure(ctx context.Context, dn store.DN) error {
+func (d *Door) recordFailure(ctx context.Context, dn store.DN) (err error) {
+	locked := false
+	defer func() {
+		if err == nil && locked {
+			d.emit(Event{Kind: EventLockout, User: dn.String()})
+		}
+	}()
 	return d.writeState(ctx, dn, func(x *store.Entry) {
+		locked = false // the transaction may be retried
 		// Truncate before comparing: two failures in one microsecond
 		// would otherwise both be written as that microsecond.
 		now := d.now().UTC().Truncate(time.Microsecond)
@@ -467,6 +482,7 @@ func (d *Door) recordFailure(ctx context.Context, dn store.DN) error {
 		consecutive, _ := d.recentFailures(s, now)
 		if d.cfg.LockoutThreshold > 0 && consecutive >= d.cfg.LockoutThreshold && !d.lockActive(s, now) {
 			x.Set("pwdAccountLockedTime", store.FormatTime(now.Truncate(time.Second)))
+			locked = true
 			// Failures before the new lock no longer count once it ends.
 		}
 	})

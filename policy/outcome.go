@@ -75,6 +75,9 @@ type Login struct {
 	DN     store.DN
 	Name   string
 	Secret []byte
+	// Client is where the attempt came from (an IP address and port, or
+	// a RADIUS client's name and address), for the audit trail only.
+	Client string
 }
 
 // Errors of the password-change and write paths. Fronts map them with

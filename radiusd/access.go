@@ -71,7 +71,7 @@ func (s *Server) pap(ctx context.Context, r *request, user string, logArgs []any
 		s.log.Warn("radius access rejected: no User-Name", logArgs...)
 		return reply{code: radius.CodeAccessReject, message: msgWrong}
 	}
-	out, err := s.door.Authenticate(ctx, policy.Login{Front: policy.FrontRADIUS, Name: user, Secret: pw})
+	out, err := s.door.Authenticate(ctx, policy.Login{Front: policy.FrontRADIUS, Name: user, Secret: pw, Client: r.client.name + " " + r.src.String()})
 	if err != nil {
 		return s.failure(r, err, logArgs)
 	}

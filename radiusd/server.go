@@ -39,8 +39,9 @@ const (
 type Server struct {
 	door    *policy.Door
 	log     *slog.Logger
-	clients []client
+	clients atomic.Pointer[[]client] // swapped whole by SetClients (observe.go)
 	drops   dropLog
+	observe func(method, outcome string)
 
 	ctx      context.Context // parent of every request's context
 	cancel   context.CancelFunc
@@ -94,20 +95,7 @@ func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger) 
 		slots:    make(chan struct{}, maxInFlight),
 		conns:    map[*conn]struct{}{},
 	}
-	for _, c := range cfg.Clients {
-		p, err := c.Prefix()
-		if err != nil {
-			log.Error("radius client left out: address does not parse", "client", c.Name, "address", c.Address)
-			continue
-		}
-		s.clients = append(s.clients, client{name: c.Name, prefix: p, secret: []byte(c.Secret)})
-		if weakSecret(c.Secret) && !loopbackOnly(p) {
-			// FreeRADIUS's clients.conf: shared secrets typed by hand are
-			// trivial to crack; a captured request gives an offline guess.
-			log.Warn("radius client secret is weak: use at least 16 random characters, e.g. from: openssl rand -base64 24",
-				"client", c.Name, "address", p.String())
-		}
-	}
+	s.SetClients(cfg.Clients)
 	return s
 }
 
@@ -298,9 +286,10 @@ func (s *Server) drop(src netip.AddrPort, reason string, args ...any) {
 // client returns the first configured client whose prefix holds a.
 func (s *Server) client(a netip.Addr) *client {
 	a = a.Unmap()
-	for i := range s.clients {
-		if s.clients[i].prefix.Contains(a) {
-			return &s.clients[i]
+	clients := *s.clients.Load()
+	for i := range clients {
+		if clients[i].prefix.Contains(a) {
+			return &clients[i]
 		}
 	}
 	return nil
@@ -328,6 +317,7 @@ type reply struct {
 // rejectDelay, so delayed rejects do not hold up other requests.
 func (s *Server) process(r *request) {
 	out := s.decide(r)
+	s.report(r, out)
 	if out.silent {
 		r.c.cache.forget(r.key, r.entry)
 		return

@@ -201,6 +201,11 @@ func Restore(ctx context.Context, cfg config.Config, r io.Reader) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A backup from before the password change index gets it here
+	// rather than at the first start.
+	if _, err := dir.EnsurePwdChangedIndex(ctx); err != nil {
+		return 0, err
+	}
 	return exportLDIF(ctx, dir, io.Discard)
 }
 

@@ -432,7 +432,7 @@ func rollback(dir *store.Directory, items []*importItem, done, failedEnd int, ca
 					baseLeft = true // the base entry cannot be deleted
 					continue
 				}
-				if err := tx.Delete(items[i].dn); err != nil {
+				if err := tx.Delete(items[i].dn, store.Quiet); err != nil {
 					return err
 				}
 			}

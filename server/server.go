@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/dird/dird/config"
 	"github.com/dird/dird/ldapd"
+	"github.com/dird/dird/metrics"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
@@ -42,25 +42,42 @@ type Server struct {
 	// radius is nil when radius.listen is empty.
 	radius *radiusd.Server
 
+	obs     *observer       // metrics and the audit trail (observe.go)
+	metrics *metrics.Server // nil when metrics.listen is empty
+	cert    *certificate    // the LDAP certificate, nil without TLS
+
 	addrs map[string]string
 	errc  chan error
 	ctl   *control // the control socket (ops_control.go); nil without one
 	wg    sync.WaitGroup
+
+	// stopNotify stops the expiry notifier (notify.go).
+	stopNotify func()
 }
 
 // Run starts every front described by cfg and serves until ctx is done,
 // then stops accepting, finishes what is in flight, closes the store and
 // returns nil. It returns an error when something could not start or a
-// listener failed.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// listener failed. Each configuration received on reload (SIGHUP, already
+// loaded and validated) is applied with Reload; reload may be nil.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, reload <-chan config.Config) error {
 	s, err := Start(ctx, cfg, log, Options{})
 	if err != nil {
 		return err
 	}
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-s.errc:
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case runErr = <-s.errc:
+			break wait
+		case c := <-reload:
+			if err := s.Reload(c); err != nil {
+				log.Error("reload incomplete", "err", err)
+			}
+		}
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -77,7 +94,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // Start opens the store and starts the fronts; it returns once every
 // listener is bound.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, kv: o.KV, addrs: map[string]string{}, errc: make(chan error, 4)}
+	s := &Server{cfg: cfg, log: log, kv: o.KV, addrs: map[string]string{}, errc: make(chan error, 5)}
+	s.obs = newObserver(cfg, log, s.storeSize)
 	if s.kv == nil {
 		db, err := badgerkv.Open(cfg.Store.Path, badgerkv.Options{Logger: log.With("component", "badger")})
 		if err != nil {
@@ -92,9 +110,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 		}
 	}()
 	var err error
-	s.dir, err = store.Open(ctx, s.kv, store.Options{BaseDN: cfg.BaseDN, AdminDN: cfg.Admin.DN, Now: o.Now})
+	s.dir, err = store.Open(ctx, s.kv, store.Options{BaseDN: cfg.BaseDN, AdminDN: cfg.Admin.DN, Now: o.Now, OnChange: s.obs.change})
 	if err != nil {
 		return nil, err
+	}
+	// The notifier's index, for a store written before it existed (a
+	// restored old backup); before the fronts, so no write races it.
+	if n, err := s.dir.EnsurePwdChangedIndex(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("built the password change index", "entries", n)
 	}
 	adminPW, err := cfg.Admin.ReadPassword()
 	if err != nil {
@@ -103,15 +128,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 	if err := cfg.Policy.HashWarning(); err != nil {
 		log.Warn("weak password hashing parameters", "err", err)
 	}
-	s.door, err = policy.New(s.dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: adminPW}, policy.Options{Now: o.Now})
+	s.door, err = policy.New(s.dir, cfg.Policy, policy.Admin{DN: cfg.Admin.DN, Password: adminPW}, policy.Options{Now: o.Now, Observe: s.obs.credential})
 	if err != nil {
 		return nil, err
 	}
-	tlsConf, err := loadTLS(cfg.LDAP)
+	tlsConf, err := s.loadTLS(cfg.LDAP)
 	if err != nil {
 		return nil, err
 	}
 	s.ldap = ldapd.New(cfg.LDAP, s.door, s.dir, tlsConf, log.With("front", "ldap"))
+	s.ldap.Observe(s.obs.ldapOperation)
 	var lns []net.Listener
 	listen := func(front, addr string, serve func(net.Listener) error) error {
 		ln, err := net.Listen("tcp", addr)
@@ -151,6 +177,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 			return nil, fmt.Errorf("radius: listening on %s: %w", cfg.Radius.Listen, err)
 		}
 		s.radius = radiusd.New(cfg.Radius, s.door, s.dir, log.With("front", "radius"))
+		s.radius.Observe(s.obs.radiusRequest)
 		s.addrs["radius"] = pc.LocalAddr().String()
 		log.Info("listening", "front", "radius", "addr", pc.LocalAddr().String())
 		s.wg.Add(1)
@@ -161,23 +188,29 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 			}
 		}()
 	}
+	if err := s.startNotifier(o.Now); err != nil {
+		s.ldap.Shutdown(ctx)
+		if s.radius != nil {
+			s.radius.Shutdown(ctx)
+		}
+		return nil, err
+	}
 	if o.KV == nil {
 		// dird export and dird backup reach a running server here.
 		s.ctl = startControl(cfg, s.kv, s.dir, log)
 	}
+	if err := s.startMetrics(); err != nil {
+		s.stopNotify()
+		s.ctl.stop(ctx)
+		s.ldap.Shutdown(ctx)
+		if s.radius != nil {
+			s.radius.Shutdown(ctx)
+		}
+		s.wg.Wait()
+		return nil, err
+	}
 	ok = true
 	return s, nil
-}
-
-func loadTLS(c ldapd.Config) (*tls.Config, error) {
-	if c.TLSCert == "" {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
-	if err != nil {
-		return nil, fmt.Errorf("ldap.tls_cert, ldap.tls_key: loading %s and %s: %w", c.TLSCert, c.TLSKey, err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Addr returns the bound address of a front ("ldap", "ldaps", "radius"),
@@ -196,7 +229,9 @@ func (s *Server) Err() <-chan error { return s.errc }
 // Shutdown stops the fronts, waits for in-flight work until ctx is done,
 // and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopMetrics(ctx)
 	s.ctl.stop(ctx)
+	s.stopNotify()
 	err := s.ldap.Shutdown(ctx)
 	if s.radius != nil {
 		if rerr := s.radius.Shutdown(ctx); rerr != nil && err == nil {

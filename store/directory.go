@@ -41,16 +41,20 @@ type Options struct {
 	// can add another entry under its name). Its password stays in the
 	// configuration.
 	AdminDN string
+	// OnChange, when set, is told of every committed write but the quiet
+	// ones (observe.go), for the audit trail. It must be quick.
+	OnChange func(Change)
 }
 
 // Directory is the LDAP directory kept in a KV. It is safe for concurrent
 // use.
 type Directory struct {
-	kv      KV
-	base    DN
-	baseKey string
-	now     func() time.Time
-	claimed atomic.Bool
+	kv       KV
+	base     DN
+	baseKey  string
+	now      func() time.Time
+	claimed  atomic.Bool
+	onChange func(Change)
 }
 
 // Open returns the directory in kv, creating the base entry when absent.
@@ -59,7 +63,7 @@ func Open(ctx context.Context, kv KV, o Options) (*Directory, error) {
 	if err != nil || len(base) == 0 {
 		return nil, fmt.Errorf("opening directory: base DN %q: %w", o.BaseDN, ErrInvalidDN)
 	}
-	d := &Directory{kv: kv, base: base, baseKey: treeKey(base), now: o.Now}
+	d := &Directory{kv: kv, base: base, baseKey: treeKey(base), now: o.Now, onChange: o.OnChange}
 	if d.now == nil {
 		d.now = time.Now
 	}
@@ -132,9 +136,15 @@ func (d *Directory) Update(ctx context.Context, fn func(tx *Txn) error) error {
 }
 
 func (d *Directory) update(ctx context.Context, creds bool, fn func(tx *Txn) error) error {
-	return d.kv.Update(ctx, func(kt Tx) error {
-		return fn(&Txn{d: d, tx: kt, creds: creds, now: d.now()})
+	var last *Txn // the attempt that committed, when one did
+	err := d.kv.Update(ctx, func(kt Tx) error {
+		last = &Txn{d: d, tx: kt, creds: creds, now: d.now()}
+		return fn(last)
 	})
+	if err == nil && last != nil {
+		d.reportChanges(last.changes)
+	}
+	return err
 }
 
 // Get reads the entry at dn, or ErrNoSuchObject.
@@ -180,6 +190,8 @@ type Txn struct {
 	now   time.Time
 	// loading is set during Load: operational attributes are kept.
 	loading bool
+	// changes are this attempt's writes, reported once it commits.
+	changes []Change
 }
 
 // Now is the transaction's clock reading.
@@ -344,6 +356,10 @@ func (t *Txn) insert(e *Entry, actor string) error {
 		if err := t.put(parent); err != nil {
 			return err
 		}
+	} else if err := t.tx.Put(timeIndexBuilt, nil); err != nil {
+		// The base entry goes into an empty store, whose password change
+		// index is complete from here on (see EnsurePwdChangedIndex).
+		return err
 	}
 	ts := FormatTime(t.now.Truncate(time.Second))
 	if e.First("entryUUID") == "" {
@@ -368,6 +384,7 @@ func (t *Txn) insert(e *Entry, actor string) error {
 	if err := t.reindex(nil, e); err != nil {
 		return err
 	}
+	t.record(actor, "add", e.DN, nil, e)
 	return t.put(e)
 }
 
@@ -452,6 +469,9 @@ func (t *Txn) reindex(old, new *Entry) error {
 		newDN = new.DN.String()
 	}
 	moved := oldKey != newKey
+	if err := t.reindexPwdChanged(old, new); err != nil {
+		return err
+	}
 	for _, attr := range Indexed {
 		lower := strings.ToLower(attr)
 		before, after := normSet(old, attr), normSet(new, attr)
@@ -582,6 +602,7 @@ func (t *Txn) rewrite(old, e *Entry, actor string) error {
 	if err := t.reindex(old, e); err != nil {
 		return err
 	}
+	t.record(actor, "modify", e.DN, old, e)
 	return t.put(e)
 }
 
@@ -668,8 +689,8 @@ func applyMods(e *Entry, mods []Mod) error {
 	return nil
 }
 
-// Delete removes a leaf entry.
-func (t *Txn) Delete(dn DN) error {
+// Delete removes a leaf entry; actor is who asked (the audit trail).
+func (t *Txn) Delete(dn DN, actor string) error {
 	if len(dn) <= len(t.d.base) {
 		return fmt.Errorf("%w: the base entry cannot be deleted", ErrUnwillingToPerform)
 	}
@@ -691,6 +712,7 @@ func (t *Txn) Delete(dn DN) error {
 	if err := t.reindex(old, nil); err != nil {
 		return err
 	}
+	t.record(actor, "delete", old.DN, old, nil)
 	return t.tx.Delete(entryKey(old.key))
 }
 
@@ -784,6 +806,7 @@ func (t *Txn) Rename(dn DN, newRDN RDN, deleteOld bool, newParent DN, actor stri
 			return nil, err
 		}
 	}
+	t.record(actor, "modrdn", old.DN, old, e)
 	return e, t.put(e)
 }
 

@@ -459,7 +459,7 @@ func rename(ctx context.Context, d *store.Directory, dn store.DN, rdn string, de
 }
 
 func del(ctx context.Context, d *store.Directory, dn store.DN) error {
-	return d.Update(ctx, func(tx *store.Txn) error { return tx.Delete(dn) })
+	return d.Update(ctx, func(tx *store.Txn) error { return tx.Delete(dn, testAdmin) })
 }
 
 // TestUniqueness checks that uid and mail name one entry at a time, case
@@ -910,7 +910,7 @@ func TestUpdateIsAtomic(t *testing.T) {
 				if _, err := tx.Modify(mustParseDN(t, "uid=alice,"+people), []store.Mod{{Op: store.ModAdd, Type: "description", Values: []string{"x"}}}, testAdmin); err != nil {
 					return err
 				}
-				if err := tx.Delete(mustParseDN(t, "uid=alice,"+people)); err != nil {
+				if err := tx.Delete(mustParseDN(t, "uid=alice,"+people), testAdmin); err != nil {
 					return err
 				}
 				return tt.fail(t, tx)

@@ -98,6 +98,8 @@ func (e *Entry) HasObjectClass(oc string) bool {
 //	i<attr>\x00<value>\x00<tree key>   -> DN string (equality index)
 //	u<attr>\x00<value>                 -> tree key (uniqueness claim)
 //	m<name>                            -> metadata
+//	t<seconds><tree key>               -> DN string (pwdChangedTime order, timeindex.go)
+//	n<micros><entry id>\x00<offset>    -> time sent (expiry notices, notices.go)
 //
 // The tree key lists the normalised RDNs from the root down, separated by
 // \x00, so a subtree is one contiguous key range. Normalised RDNs never
@@ -120,12 +122,14 @@ func treeKey(dn DN) string {
 	return b.String()
 }
 
-// IndexKey reports whether key is an equality-index key. Transactions
-// write index keys but never read them back by key: only searches scan
-// them. So a KV on which writes are only checked, never searched (dird
-// import's check, in package server), may count them without keeping
-// them.
-func IndexKey(key []byte) bool { return len(key) > 0 && key[0] == prefixIndex }
+// IndexKey reports whether key is an index key: equality or password
+// change (timeindex.go). Transactions write index keys but never read
+// them back by key: only searches and the notifier scan them. So a KV on
+// which writes are only checked, never searched (dird import's check, in
+// package server), may count them without keeping them.
+func IndexKey(key []byte) bool {
+	return len(key) > 0 && (key[0] == prefixIndex || key[0] == prefixTime)
+}
 
 func entryKey(tk string) []byte {
 	k := make([]byte, 0, len(tk)+1)

@@ -64,3 +64,17 @@ type Backuper interface {
 type Restorer interface {
 	Restore(ctx context.Context, r io.Reader) error
 }
+
+// Seeker is implemented by backends that can begin a prefix scan at a
+// key, so a range in the middle of a prefix (the password change index)
+// is read without the keys before it. ScanFrom is Scan over the keys
+// with prefix that sort at or after start, under Scan's contract.
+type Seeker interface {
+	ScanFrom(ctx context.Context, prefix, start []byte, fn func(key, value []byte) error) error
+}
+
+// Sizer is implemented by backends that know their on-disk size, in
+// bytes, as last measured (for the store size metric).
+type Sizer interface {
+	Size() int64
+}

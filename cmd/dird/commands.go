@@ -106,7 +106,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 
 			log.Info("starting", "version", version, "config", path)
 			// server.Run logs the listeners and the shutdown itself.
-			if err := server.Run(ctx, cfg, log); err != nil {
+			if err := server.Run(ctx, cfg, log, reloads(ctx, path, log)); err != nil {
 				return &exitError{exitFailure, err}
 			}
 			return nil

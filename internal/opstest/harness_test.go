@@ -135,9 +135,12 @@ type served struct {
 	cmd    *exec.Cmd
 	addr   string // the LDAP listener
 	radius string // the RADIUS listener, when there is one
+	// metrics is the metrics listener, when metrics.listen is set.
+	metrics string
 
 	mu   sync.Mutex // guards log
 	log  []string
+	grew chan struct{} // signalled (without blocking) at each new log line
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit status, once done
 }
@@ -147,7 +150,7 @@ type served struct {
 func (s *site) serve() *served {
 	t := s.t
 	t.Helper()
-	p := &served{t: t, done: make(chan struct{})}
+	p := &served{t: t, done: make(chan struct{}), grew: make(chan struct{}, 1)}
 	p.cmd = exec.Command(dirdBin, "serve", "--config", s.cfg)
 	p.cmd.Env = dirdproc.Env()
 	stderr, err := p.cmd.StderrPipe()
@@ -159,6 +162,7 @@ func (s *site) serve() *served {
 	}
 	addrs := make(chan string, 1)
 	radius := make(chan string, 1)
+	metrics := make(chan string, 1)
 	logDone := make(chan struct{})
 	go func() {
 		defer close(logDone)
@@ -168,6 +172,10 @@ func (s *site) serve() *served {
 			p.mu.Lock()
 			p.log = append(p.log, sc.Text())
 			p.mu.Unlock()
+			select {
+			case p.grew <- struct{}{}:
+			default:
+			}
 			var rec struct{ Msg, Front, Addr string }
 			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
 				switch rec.Front {
@@ -175,6 +183,8 @@ func (s *site) serve() *served {
 					addrs <- rec.Addr
 				case "radius":
 					radius <- rec.Addr
+				case "metrics":
+					metrics <- rec.Addr
 				}
 			}
 		}
@@ -209,7 +219,48 @@ func (s *site) serve() *served {
 			t.Fatalf("dird serve did not log its RADIUS listener:\n%s", p.logText())
 		}
 	}
+	// The metrics endpoint starts last, once every front is up.
+	if strings.Contains(readFile(t, s.cfg), "metrics:\n  listen: 127.") {
+		select {
+		case p.metrics = <-metrics:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("dird serve did not log its metrics listener:\n%s", p.logText())
+		}
+	}
 	return p
+}
+
+// waitLog waits until a log line after the first skip lines satisfies
+// match, and returns it; it fails the test after 30s or if the server
+// exits.
+func (p *served) waitLog(skip int, what string, match func(line string) bool) string {
+	p.t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		p.mu.Lock()
+		lines := p.log[min(skip, len(p.log)):]
+		for _, l := range lines {
+			if match(l) {
+				p.mu.Unlock()
+				return l
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.grew:
+		case <-p.done:
+			p.t.Fatalf("dird serve exited waiting for %s:\n%s", what, p.logText())
+		case <-timeout:
+			p.t.Fatalf("no %s in the log within 30s:\n%s", what, p.logText())
+		}
+	}
+}
+
+// logLen is how many lines the server has logged so far.
+func (p *served) logLen() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.log)
 }
 
 func (p *served) logText() string {

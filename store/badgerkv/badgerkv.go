@@ -17,6 +17,7 @@
 package badgerkv
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -84,8 +85,11 @@ const (
 	// write conflicts; the pauses between attempts total at most
 	// maxAttempts*maxPause (half a second).
 	maxAttempts = 50
-	minPause    = 50 * time.Microsecond
-	maxPause    = 10 * time.Millisecond
+	// fastAttempts is how many optimistic attempts a transaction makes
+	// before it queues behind the other losers (see DB.contended).
+	fastAttempts = 3
+	minPause     = 50 * time.Microsecond
+	maxPause     = 10 * time.Millisecond
 )
 
 // BadgerOptions returns the exact Badger options Open uses for dir and o.
@@ -143,13 +147,34 @@ type DB struct {
 
 	stopGC chan struct{}  // closed by Close to stop the GC goroutine
 	gcDone sync.WaitGroup // the GC goroutine
+
+	// contended serialises the transactions that have already lost
+	// fastAttempts conflicts. Optimistic retries alone can starve a writer
+	// on a hot key (one user's failure counter under a password-spraying
+	// burst, with every commit waiting for fsync); once the losers queue
+	// here they only race the newcomers' first attempts, so each makes
+	// progress instead of failing after maxAttempts.
+	contended sync.Mutex
 }
 
 var (
 	_ store.KV       = (*DB)(nil)
 	_ store.Backuper = (*DB)(nil)
 	_ store.Restorer = (*DB)(nil)
+	_ store.Seeker   = (*DB)(nil)
+	_ store.Sizer    = (*DB)(nil)
 )
+
+// Size is the LSM tree and value log's size on disk, as Badger last
+// measured it (it refreshes the figure every minute); 0 once closed.
+func (d *DB) Size() int64 {
+	if err := d.enter(); err != nil {
+		return 0
+	}
+	defer d.leave()
+	lsm, vlog := d.db.Size()
+	return lsm + vlog
+}
 
 // Open opens (creating if needed) the Badger store in dir. It fails with
 // an error wrapping ErrInUse if another process holds dir.
@@ -287,6 +312,11 @@ func get(txn *badger.Txn, key []byte) ([]byte, error) {
 // Scan calls fn for every key with the given prefix in ascending order,
 // reading from one snapshot taken when it starts.
 func (d *DB) Scan(ctx context.Context, prefix []byte, fn func(key, value []byte) error) error {
+	return d.ScanFrom(ctx, prefix, prefix, fn)
+}
+
+// ScanFrom is Scan from the first key at or after start (store.Seeker).
+func (d *DB) ScanFrom(ctx context.Context, prefix, start []byte, fn func(key, value []byte) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -302,7 +332,10 @@ func (d *DB) Scan(ctx context.Context, prefix []byte, fn func(key, value []byte)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	var buf []byte
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+	if bytes.Compare(start, prefix) < 0 {
+		start = prefix
+	}
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -337,7 +370,14 @@ func (d *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := d.update(fn)
+		var err error
+		if attempt > fastAttempts {
+			d.contended.Lock()
+			err = d.update(fn)
+			d.contended.Unlock()
+		} else {
+			err = d.update(fn)
+		}
 		if !errors.Is(err, badger.ErrConflict) {
 			return err
 		}

@@ -46,6 +46,7 @@ var (
 	_ store.KV       = (*DB)(nil)
 	_ store.Backuper = (*DB)(nil)
 	_ store.Restorer = (*DB)(nil)
+	_ store.Seeker   = (*DB)(nil)
 )
 
 // New returns an empty store.
@@ -82,10 +83,15 @@ func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 // copies the matching pairs under the read lock and calls fn without it,
 // so fn sees a snapshot and may itself call Get or Update.
 func (d *DB) Scan(ctx context.Context, prefix []byte, fn func(key, value []byte) error) error {
+	return d.ScanFrom(ctx, prefix, prefix, fn)
+}
+
+// ScanFrom is Scan from the first key at or after start (store.Seeker).
+func (d *DB) ScanFrom(ctx context.Context, prefix, start []byte, fn func(key, value []byte) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	snap, err := d.snapshot(prefix)
+	snap, err := d.snapshot(prefix, start)
 	if err != nil {
 		return err
 	}
@@ -103,16 +109,16 @@ func (d *DB) Scan(ctx context.Context, prefix []byte, fn func(key, value []byte)
 	return nil
 }
 
-// snapshot returns copies of the pairs whose key starts with prefix. They
-// are copies, not shared slices, so a callback that scribbles on them
-// cannot change the store.
-func (d *DB) snapshot(prefix []byte) ([]pair, error) {
+// snapshot returns copies of the pairs whose key starts with prefix, from
+// start on. They are copies, not shared slices, so a callback that
+// scribbles on them cannot change the store.
+func (d *DB) snapshot(prefix, start []byte) ([]pair, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.closed {
 		return nil, ErrClosed
 	}
-	i, _ := d.findLocked(prefix)
+	i, _ := d.findLocked([]byte(max(string(prefix), string(start))))
 	var snap []pair
 	for ; i < len(d.pairs) && bytes.HasPrefix(d.pairs[i].key, prefix); i++ {
 		snap = append(snap, pair{clone(d.pairs[i].key), clone(d.pairs[i].value)})
@@ -175,7 +181,7 @@ func (d *DB) Backup(ctx context.Context, w io.Writer) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	snap, err := d.snapshot(nil)
+	snap, err := d.snapshot(nil, nil)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,7 @@ func Run(t *testing.T, newKV func(t *testing.T) store.KV) {
 		{"tx is unusable after update returns", testTxNotRetained},
 		{"scan visits keys in byte order", testScanOrder},
 		{"scan stays within the prefix", testScanPrefixBounds},
+		{"scan from a start key stays within the prefix", testScanFrom},
 		{"scan stops quietly on ErrStopScan", testScanStop},
 		{"scan returns the callback error", testScanError},
 		{"scan callback may call get and update", testScanReentrant},
@@ -716,5 +717,41 @@ func testRestoreNotEmpty(t *testing.T, kv store.KV) {
 	}
 	if got := mustGet(t, kv, []byte("a")); string(got) != "2" {
 		t.Errorf("Get(a) = %q after a refused Restore, want 2", got)
+	}
+}
+
+// testScanFrom checks store.Seeker: the keys of the prefix at or after
+// start, in order; a start before the prefix starts at the prefix.
+func testScanFrom(t *testing.T, kv store.KV) {
+	sk, ok := kv.(store.Seeker)
+	if !ok {
+		t.Skip("backend does not implement store.Seeker")
+	}
+	for _, k := range []string{"s", "t", "t\x00\x05", "t\x00\x07a", "t\x00\x07b", "t\x01", "t\xff", "u"} {
+		put(t, kv, []byte(k), []byte(k))
+	}
+	tests := []struct {
+		prefix, start string
+		want          []string
+	}{
+		{"t", "t\x00\x06", []string{"t\x00\x07a", "t\x00\x07b", "t\x01", "t\xff"}},
+		{"t", "t\x00\x07b", []string{"t\x00\x07b", "t\x01", "t\xff"}},
+		{"t", "", []string{"t", "t\x00\x05", "t\x00\x07a", "t\x00\x07b", "t\x01", "t\xff"}},
+		{"t", "s", []string{"t", "t\x00\x05", "t\x00\x07a", "t\x00\x07b", "t\x01", "t\xff"}},
+		{"t\x00", "t\x01", nil},
+		{"t", "u", nil},
+	}
+	for _, tt := range tests {
+		var keys []string
+		err := sk.ScanFrom(context.Background(), []byte(tt.prefix), []byte(tt.start), func(k, _ []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("ScanFrom(%q, %q): %v", tt.prefix, tt.start, err)
+		}
+		if fmt.Sprintf("%q", keys) != fmt.Sprintf("%q", tt.want) {
+			t.Errorf("ScanFrom(%q, %q) = %q, want %q", tt.prefix, tt.start, keys, tt.want)
+		}
 	}
 }
