@@ -79,9 +79,10 @@ func defaults() map[string]any {
 		"radius.clients": []any{
 			map[string]any{"name": "local", "address": "127.0.0.0/8", "secret": "testing123"},
 		},
-		"radius.eap_tls_cert":  "",
-		"radius.eap_tls_key":   "",
-		"radius.group_replies": map[string]any{},
+		"radius.accounting_listen": "auto",
+		"radius.eap_tls_cert":      "",
+		"radius.eap_tls_key":       "",
+		"radius.group_replies":     map[string]any{},
 
 		"portal.listen":       "127.0.0.1:8080",
 		"portal.public_url":   "http://127.0.0.1:8080",

@@ -80,8 +80,9 @@ func TestLoadDefaults(t *testing.T) {
 			MaxConnections: 10000,
 		},
 		Radius: radiusd.Config{
-			Listen:  "127.0.0.1:1812",
-			Clients: []radiusd.Client{{Name: "local", Address: "127.0.0.0/8", Secret: "testing123"}},
+			Listen:           "127.0.0.1:1812",
+			AccountingListen: "auto",
+			Clients:          []radiusd.Client{{Name: "local", Address: "127.0.0.0/8", Secret: "testing123"}},
 		},
 		Portal: portal.Config{
 			Listen:      "127.0.0.1:8080",

@@ -37,10 +37,7 @@ func (s *Server) access(ctx context.Context, r *request) reply {
 	logArgs := []any{"req", r.id, "client", r.client.name, "user", user}
 	switch {
 	case hasAttr(p, rfc2869.EAPMessage_Type):
-		// RFC 3579 §2.6.2: a server without EAP rejects. No
-		// Reply-Message beside EAP (RFC 3579 §2.6.5).
-		s.log.Warn("radius access rejected: EAP (PEAP, EAP-TTLS) is not built yet", logArgs...)
-		return reply{code: radius.CodeAccessReject}
+		return s.eap(ctx, r, logArgs)
 	case hasVendorAttr(p, microsoft.MSCHAP2Response_Lookup):
 		return s.mschapv2(ctx, r, user, logArgs)
 	case hasVendorAttr(p, microsoft.MSCHAPResponse_Lookup):

@@ -15,6 +15,10 @@ import (
 type Config struct {
 	// Listen is the UDP authentication address; empty turns RADIUS off.
 	Listen string `mapstructure:"listen"`
+	// AccountingListen is the UDP accounting address (RFC 2866):
+	// "auto" (the default) is radius.listen's host and the next port
+	// (1813 beside 1812); empty turns accounting off.
+	AccountingListen string `mapstructure:"accounting_listen"`
 	// Clients are the only network access servers the server answers;
 	// a packet from any other address is dropped.
 	Clients []Client `mapstructure:"clients"`
@@ -129,6 +133,9 @@ func (c Config) Validate() error {
 		case r.VLAN == 0 && r.FilterID == "" && r.Class == "":
 			return fmt.Errorf("%s: sets nothing; give vlan, filter_id or class", key)
 		}
+	}
+	if err := c.validateAccounting(); err != nil {
+		return err
 	}
 	if (c.EAPTLSCert == "") != (c.EAPTLSKey == "") {
 		return errors.New("radius.eap_tls_cert, radius.eap_tls_key: set both or neither")

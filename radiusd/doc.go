@@ -9,12 +9,21 @@
 // mschapauth.go for verifyMSCHAPv2, the one MS-CHAPv2 check (RADIUS and
 // EAP-MSCHAPv2 alike), mschap.go for its cryptography (RFC 2759, RFC
 // 3079), and authz.go for authorisation after authentication (per-client
-// groups, VLAN and other reply attributes per group).
+// groups, VLAN and other reply attributes per group). accounting.go
+// answers Accounting-Requests on their own port (RFC 2866).
+//
+// EAP (RFC 3579): eap.go carries EAP in EAP-Message attributes and keeps
+// the State-keyed conversations (bounded, timed out); eaptls.go is the
+// TLS tunnel of PEAP and EAP-TTLS (Go's crypto/tls on an in-memory conn,
+// EAP-TLS fragmentation, key export to MS-MPPE keys); eaptlscert.go the
+// server certificate; peap.go PEAPv0 with EAP-MSCHAPv2 inside; ttls.go
+// EAP-TTLS with PAP or MS-CHAPv2 inside. Authentication and authorisation
+// use the inner identity only.
 //
 // It only translates: every credential decision goes to package policy
 // through policy.Door.Authenticate (a password) or AuthenticateNT
 // (MS-CHAPv2, against the NT hash policy keeps sealed), so RADIUS
-// failures count toward the same lockout as LDAP ones. It imports policy and store (never another
-// front) and is imported by server and config (for Config). No
+// failures count toward the same lockout as LDAP ones. It imports policy
+// and store (never another front) and is imported by server and config (for Config). No
 // layeh.com/radius type appears in its exported API.
 package radiusd

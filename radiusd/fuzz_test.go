@@ -81,7 +81,11 @@ func newTestServer(t testing.TB, logs io.Writer) *Server {
 	}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := Config{Listen: "127.0.0.1:0", Clients: []Client{{Name: "local", Address: "127.0.0.0/8", Secret: testSecret}}}
-	return New(cfg, door, dir, log)
+	s, err := New(cfg, door, dir, log, Options{CertDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // panicWatch is a log sink that keeps only whether a panic was logged, so

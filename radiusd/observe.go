@@ -8,8 +8,9 @@ import (
 )
 
 // Observe sets fn to be told of every admitted request once it is
-// decided: its method (pap, mschapv2, eap, status, other) and outcome
-// (accept, reject, challenge, dropped). Call it before ServePacket; fn
+// decided: its method (pap, mschapv2, eap, status, accounting, other)
+// and outcome (accept, reject, challenge, dropped; an answered
+// Accounting-Request is an accept). Call it before ServePacket; fn
 // must be quick and safe for concurrent use.
 func (s *Server) Observe(fn func(method, outcome string)) { s.observe = fn }
 
@@ -48,7 +49,7 @@ func (s *Server) report(r *request, out reply) {
 	outcome := "dropped"
 	switch {
 	case out.silent:
-	case out.code == radius.CodeAccessAccept:
+	case out.code == radius.CodeAccessAccept, out.code == radius.CodeAccountingResponse:
 		outcome = "accept"
 	case out.code == radius.CodeAccessReject:
 		outcome = "reject"
@@ -64,6 +65,8 @@ func methodOf(p *radius.Packet) string {
 	switch {
 	case p.Code == radius.CodeStatusServer:
 		return "status"
+	case p.Code == radius.CodeAccountingRequest:
+		return "accounting"
 	case hasAttr(p, rfc2869.EAPMessage_Type):
 		return "eap"
 	case hasVendorAttr(p, microsoft.MSCHAP2Response_Lookup):

@@ -32,7 +32,7 @@ const (
 )
 
 // ldapAdmin binds to d as the administrator.
-func ldapAdmin(t *testing.T, d *dirdtest.Dird) *ldap.Conn {
+func ldapAdmin(t testing.TB, d *dirdtest.Dird) *ldap.Conn {
 	t.Helper()
 	c, err := ldap.DialURL(d.LDAPURL)
 	if err != nil {
@@ -46,7 +46,7 @@ func ldapAdmin(t *testing.T, d *dirdtest.Dird) *ldap.Conn {
 }
 
 // seed adds ou=people and one user per uid: password pairs.
-func seed(t *testing.T, d *dirdtest.Dird, users map[string]string) {
+func seed(t testing.TB, d *dirdtest.Dird, users map[string]string) {
 	t.Helper()
 	c := ldapAdmin(t, d)
 	r := ldap.NewAddRequest(peopleDN, nil)
@@ -102,7 +102,7 @@ func ldapBind(t *testing.T, d *dirdtest.Dird, uid, pw string) error {
 }
 
 // accessRequest is a PAP Access-Request made with layeh's client side.
-func accessRequest(t *testing.T, user, pw string) *radius.Packet {
+func accessRequest(t testing.TB, user, pw string) *radius.Packet {
 	t.Helper()
 	p := radius.New(radius.CodeAccessRequest, []byte(secret))
 	if err := rfc2865.UserName_SetString(p, user); err != nil {

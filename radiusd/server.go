@@ -3,6 +3,7 @@ package radiusd
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,12 +38,14 @@ const (
 // Server is the RADIUS front. Create it with New, then call ServePacket
 // for each UDP socket.
 type Server struct {
-	door    *policy.Door
-	dir     *store.Directory
-	log     *slog.Logger
-	clients atomic.Pointer[[]client] // swapped whole by SetClients (observe.go)
-	drops   dropLog
-	observe func(method, outcome string)
+	door      *policy.Door
+	dir       *store.Directory
+	log       *slog.Logger
+	clients   atomic.Pointer[[]client] // swapped whole by SetClients (observe.go)
+	drops     dropLog
+	observe   func(method, outcome string)
+	convs     *conversations // EAP conversations in progress
+	tlsConfig *tls.Config    // PEAP and EAP-TTLS
 	// groupReplies are radius.group_replies in key order (authz.go).
 	groupReplies []groupReplyRule
 
@@ -72,6 +75,7 @@ type client struct {
 type conn struct {
 	pc    net.PacketConn
 	cache *replyCache
+	acct  bool // the accounting socket: Accounting-Request only
 }
 
 // request is one verified, new request on its way through the server.
@@ -87,21 +91,42 @@ type request struct {
 	entry   *dedupEntry
 }
 
+// Options are wiring choices that are not configuration.
+type Options struct {
+	// CertDir is where the self-signed EAP certificate is kept when
+	// radius.eap_tls_cert is not set (the store's directory).
+	CertDir string
+}
+
 // New returns a server that answers the clients of cfg through door. cfg
 // has been validated; a client whose address does not parse is left out.
 // dir is for authorisation (per-client groups, group reply attributes).
-func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger) *Server {
+// It fails when the EAP certificate cannot be loaded or made.
+func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger, o Options) (*Server, error) {
+	cert, err := eapCertificate(cfg, o.CertDir, log)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		door: door, dir: dir, log: log,
 		groupReplies: parseGroupReplies(cfg.GroupReplies),
-		ctx:          ctx, cancel: cancel,
+		convs:        newConversations(log),
+		tlsConfig: &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+			// No resumption: a resumed session would skip the inner
+			// authentication, so a locked account could keep coming
+			// back; and TLS 1.3 tickets would be extra messages.
+			SessionTicketsDisabled: true,
+		},
+		ctx: ctx, cancel: cancel,
 		stopping: make(chan struct{}),
 		slots:    make(chan struct{}, maxInFlight),
 		conns:    map[*conn]struct{}{},
 	}
 	s.SetClients(cfg.Clients)
-	return s
+	return s, nil
 }
 
 func weakSecret(s string) bool { return len(s) < 16 || s == "testing123" }
@@ -117,7 +142,17 @@ func loopbackOnly(p netip.Prefix) bool {
 // ServePacket answers requests arriving on pc until Shutdown, which also
 // closes pc once the requests in progress are answered.
 func (s *Server) ServePacket(pc net.PacketConn) error {
-	c := &conn{pc: pc, cache: newReplyCache()}
+	return s.serve(&conn{pc: pc, cache: newReplyCache()})
+}
+
+// ServeAccounting answers Accounting-Requests (RFC 2866) arriving on pc
+// until Shutdown, like ServePacket.
+func (s *Server) ServeAccounting(pc net.PacketConn) error {
+	return s.serve(&conn{pc: pc, cache: newReplyCache(), acct: true})
+}
+
+func (s *Server) serve(c *conn) error {
+	pc := c.pc
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -178,6 +213,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	<-done
+	s.convs.closeAll()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.pc.Close()
@@ -244,17 +280,27 @@ func (s *Server) admit(c *conn, b []byte, addr net.Addr, arrived time.Time) *req
 		s.drop(src, "more than 200 attributes", "client", cl.name)
 		return nil
 	}
-	switch pkt.Code {
-	case radius.CodeAccessRequest, radius.CodeStatusServer:
-	case radius.CodeAccountingRequest:
-		s.drop(src, "Accounting-Request: accounting is not served", "client", cl.name)
+	switch {
+	case c.acct && pkt.Code == radius.CodeAccountingRequest:
+		// RFC 2866 §3: the Request Authenticator is the integrity check;
+		// Message-Authenticator is optional here.
+		if err := verifyAccountingRequest(raw, cl.secret); err != nil {
+			s.drop(src, err.Error(), "client", cl.name, "code", pkt.Code.String())
+			return nil
+		}
+	case c.acct:
+		s.drop(src, "not an Accounting-Request on the accounting port", "client", cl.name, "code", pkt.Code.String())
+		return nil
+	case pkt.Code == radius.CodeAccessRequest, pkt.Code == radius.CodeStatusServer:
+		if err := verifyMessageAuthenticator(raw, cl.secret); err != nil {
+			s.drop(src, err.Error(), "client", cl.name, "code", pkt.Code.String())
+			return nil
+		}
+	case pkt.Code == radius.CodeAccountingRequest:
+		s.drop(src, "Accounting-Request on the authentication port (accounting is served on radius.accounting_listen)", "client", cl.name)
 		return nil
 	default:
 		s.drop(src, "unexpected packet code", "client", cl.name, "code", pkt.Code.String())
-		return nil
-	}
-	if err := verifyMessageAuthenticator(raw, cl.secret); err != nil {
-		s.drop(src, err.Error(), "client", cl.name, "code", pkt.Code.String())
 		return nil
 	}
 	r := &request{c: c, addr: addr, src: src, client: cl, pkt: pkt, arrived: arrived, key: dedupKey{src, pkt.Identifier}}
@@ -366,6 +412,8 @@ func (s *Server) decide(r *request) (out reply) {
 	switch r.pkt.Code {
 	case radius.CodeStatusServer:
 		return s.status(r)
+	case radius.CodeAccountingRequest:
+		return s.accounting(r)
 	default:
 		return s.access(ctx, r)
 	}

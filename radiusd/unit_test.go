@@ -242,11 +242,14 @@ func TestOutcomeReply(t *testing.T) {
 }
 
 func TestClientLookup(t *testing.T) {
-	s := New(Config{Clients: []Client{
+	s, err := New(Config{Clients: []Client{
 		{Name: "ap", Address: "10.0.0.5", Secret: "s1"},
 		{Name: "lan", Address: "10.0.0.0/8", Secret: "s2"},
 		{Name: "v6", Address: "2001:db8::/32", Secret: "s3"},
-	}}, nil, nil, slog.New(slog.DiscardHandler))
+	}}, nil, nil, slog.New(slog.DiscardHandler), Options{CertDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct{ addr, want string }{
 		{"10.0.0.5:1000", "ap"}, // first match wins
 		{"10.0.0.6:1000", "lan"},
@@ -273,11 +276,13 @@ func TestClientLookup(t *testing.T) {
 
 func TestWeakSecretWarning(t *testing.T) {
 	logs := &syncBuffer{}
-	New(Config{Clients: []Client{
+	if _, err := New(Config{Clients: []Client{
 		{Name: "local", Address: "127.0.0.0/8", Secret: "testing123"},
 		{Name: "lab", Address: "10.0.0.0/8", Secret: "testing123"},
 		{Name: "ap", Address: "10.1.0.0/16", Secret: "Xq3vT9pL2mR8wK5zB7nD4fH6"},
-	}}, nil, nil, slog.New(slog.NewTextHandler(logs, nil)))
+	}}, nil, nil, slog.New(slog.NewTextHandler(logs, nil)), Options{CertDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
 	out := logs.String()
 	if !strings.Contains(out, "client=lab") || strings.Contains(out, "client=local") || strings.Contains(out, "client=ap") {
 		t.Errorf("weak secret warnings:\n%s\nwant one, for lab only", out)

@@ -190,13 +190,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 		}
 	}
 	if cfg.Radius.Listen != "" {
+		s.radius, err = radiusd.New(cfg.Radius, s.door, s.dir, log.With("front", "radius"), radiusd.Options{CertDir: cfg.Store.Path})
+		if err != nil {
+			s.ldap.Shutdown(ctx)
+			return nil, err
+		}
+		s.radius.Observe(s.obs.radiusRequest)
 		pc, err := net.ListenPacket("udp", cfg.Radius.Listen)
 		if err != nil {
 			s.ldap.Shutdown(ctx)
 			return nil, fmt.Errorf("radius: listening on %s: %w", cfg.Radius.Listen, err)
 		}
-		s.radius = radiusd.New(cfg.Radius, s.door, s.dir, log.With("front", "radius"))
-		s.radius.Observe(s.obs.radiusRequest)
 		s.addrs["radius"] = pc.LocalAddr().String()
 		log.Info("listening", "front", "radius", "addr", pc.LocalAddr().String())
 		s.wg.Add(1)
@@ -206,6 +210,23 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 				s.errc <- fmt.Errorf("radius: serving %s: %w", cfg.Radius.Listen, err)
 			}
 		}()
+		if addr := cfg.Radius.AccountingAddr(); addr != "" {
+			apc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				s.ldap.Shutdown(ctx)
+				s.radius.Shutdown(ctx)
+				return nil, fmt.Errorf("radius.accounting_listen: listening on %s: %w", addr, err)
+			}
+			s.addrs["radius-accounting"] = apc.LocalAddr().String()
+			log.Info("listening", "front", "radius-accounting", "addr", apc.LocalAddr().String())
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				if err := s.radius.ServeAccounting(apc); err != nil && !errors.Is(err, radiusd.ErrServerClosed) {
+					s.errc <- fmt.Errorf("radius: serving accounting on %s: %w", addr, err)
+				}
+			}()
+		}
 	}
 	if cfg.Portal.Listen != "" {
 		if err := s.startPortal(cfg, o, listen); err != nil {

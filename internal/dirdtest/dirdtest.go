@@ -88,7 +88,10 @@ type Dird struct {
 	// RadiusAddr is host:port of the RADIUS (UDP) listener; "" when
 	// radius.listen is empty.
 	RadiusAddr string
-	Log        *LogBuffer
+	// RadiusAcctAddr is host:port of the RADIUS accounting listener;
+	// "" when there is none.
+	RadiusAcctAddr string
+	Log            *LogBuffer
 }
 
 // Options tune Start.
@@ -119,7 +122,7 @@ func Start(t testing.TB, cfg config.Config, o Options) *Dird {
 			t.Logf("dird log:\n%s", logs.String())
 		}
 	})
-	return &Dird{Server: s, LDAPURL: "ldap://" + s.Addr("ldap"), RadiusAddr: s.Addr("radius"), Log: logs}
+	return &Dird{Server: s, LDAPURL: "ldap://" + s.Addr("ldap"), RadiusAddr: s.Addr("radius"), RadiusAcctAddr: s.Addr("radius-accounting"), Log: logs}
 }
 
 // LogBuffer collects log output safely across goroutines.

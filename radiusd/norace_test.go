@@ -1,0 +1,5 @@
+//go:build !race
+
+package radiusd_test
+
+const raceEnabled = false
