@@ -15,6 +15,7 @@ TEST_DEBS += eapoltest
 # The portal's end-to-end tests drive Debian's headless Chromium.
 TEST_DEBS += chromium
 # Linux hosts: SSSD and nslcd at a PAM prompt (see internal/sssdtest).
+TEST_DEBS += sssd-ldap libpam-sss libnss-sss pamtester nslcd libnss-ldapd libpam-ldapd
 # Deployment: systemd-analyze verifies the unit in deploy/.
 TEST_DEBS += systemd
 
@@ -30,7 +31,14 @@ run: build
 # when something is missing, so it is quick and offline once done. A
 # package with a service (slapd) must not start it: unless the machine
 # already has one, a policy-rc.d that forbids starting services is put in
-# place for the install and removed afterwards.
+# place for the install and removed afterwards. The NSS and PAM modules
+# for SSSD and nslcd (libnss-sss, libpam-sss, libnss-ldapd, libpam-ldapd)
+# would switch this machine's own logins over to a directory in their
+# postinst (nsswitch.conf edits, pam-auth-update): /etc/nsswitch.conf and
+# /etc/pam.d/common-* are copied before the install and put back after it,
+# their pam-auth-update profiles are disabled so a later run does not
+# enable them again, and the sssd and nslcd services are disabled (the
+# tests run their own, in private mount namespaces).
 test-deps:
 	@missing=""; \
 	if ! command -v dpkg >/dev/null 2>&1; then \
@@ -55,8 +63,26 @@ test-deps:
 		printf '#!/bin/sh\n# make test-deps: no service starts while it installs\nexit 101\n' >/usr/sbin/policy-rc.d; \
 		chmod 755 /usr/sbin/policy-rc.d; \
 	fi; \
+	saved=$$(mktemp -d) && mkdir "$$saved/pam.d" || exit 1; \
+	cp -p /etc/nsswitch.conf "$$saved/" 2>/dev/null; \
+	cp -p /etc/pam.d/common-* "$$saved/pam.d/" 2>/dev/null; \
 	apt-get update -q && \
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	status=$$?; \
+	for p in $$missing; do \
+		case $$p in \
+		libpam-sss) DEBIAN_FRONTEND=noninteractive pam-auth-update --disable sss ;; \
+		libpam-ldapd) DEBIAN_FRONTEND=noninteractive pam-auth-update --disable ldap ;; \
+		sssd-ldap|nslcd) \
+			s=$${p%-ldap}; \
+			if [ -d /run/systemd/system ]; then systemctl disable --now $$s.service >/dev/null 2>&1; \
+			elif [ -x /etc/init.d/$$s ]; then update-rc.d $$s disable >/dev/null 2>&1; fi ;; \
+		esac; \
+	done; \
+	if [ -f "$$saved/nsswitch.conf" ]; then cp -p "$$saved/nsswitch.conf" /etc/nsswitch.conf; fi; \
+	for f in "$$saved"/pam.d/common-*; do if [ -f "$$f" ]; then cp -p "$$f" /etc/pam.d/; fi; done; \
+	rm -rf "$$saved"; \
+	exit $$status
 
 # One go test invocation for every package, so its closing lines are the
 # verdict on the whole repository.

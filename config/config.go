@@ -16,6 +16,7 @@ import (
 	"github.com/dird/dird/metrics"
 	"github.com/dird/dird/notify"
 	"github.com/dird/dird/policy"
+	"github.com/dird/dird/portal"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
 )
@@ -35,7 +36,7 @@ type Config struct {
 	// Radius is the RADIUS front.
 	Radius radiusd.Config `mapstructure:"radius"`
 	// Portal is the web portal.
-	Portal PortalConfig `mapstructure:"portal"`
+	Portal portal.Config `mapstructure:"portal"`
 	// Metrics is the Prometheus and health endpoint.
 	Metrics metrics.Config `mapstructure:"metrics"`
 	// Mail is how the portal and the notifier send email.
@@ -83,9 +84,11 @@ func defaults() map[string]any {
 		"radius.eap_tls_key":       "",
 		"radius.group_replies":     map[string]any{},
 
-		"portal.listen":     "127.0.0.1:8080",
-		"portal.public_url": "http://127.0.0.1:8080",
-		"portal.reset_ttl":  "10m",
+		"portal.listen":       "127.0.0.1:8080",
+		"portal.public_url":   "http://127.0.0.1:8080",
+		"portal.reset_ttl":    "10m",
+		"portal.session_idle": "30m",
+		"portal.session_max":  "12h",
 
 		"metrics.listen": "",
 

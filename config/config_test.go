@@ -17,6 +17,7 @@ import (
 	"github.com/dird/dird/mail"
 	"github.com/dird/dird/notify"
 	"github.com/dird/dird/policy"
+	"github.com/dird/dird/portal"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
 )
@@ -83,10 +84,12 @@ func TestLoadDefaults(t *testing.T) {
 			AccountingListen: "auto",
 			Clients:          []radiusd.Client{{Name: "local", Address: "127.0.0.0/8", Secret: "testing123"}},
 		},
-		Portal: PortalConfig{
-			Listen:    "127.0.0.1:8080",
-			PublicURL: "http://127.0.0.1:8080",
-			ResetTTL:  10 * time.Minute,
+		Portal: portal.Config{
+			Listen:      "127.0.0.1:8080",
+			PublicURL:   "http://127.0.0.1:8080",
+			ResetTTL:    10 * time.Minute,
+			SessionIdle: 30 * time.Minute,
+			SessionMax:  12 * time.Hour,
 		},
 		Mail: mail.Config{Driver: "log", From: "dird@example.com", SMTPHost: "127.0.0.1", SMTPPort: 25},
 		Policy: policy.Config{

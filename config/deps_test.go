@@ -10,5 +10,5 @@ import (
 // imports only the ones whose Config types it composes (tailscale
 // tstest/deptest does the same for its binaries).
 func TestDeps(t *testing.T) {
-	deptest.AllowOnly(t, "ldapd", "mail", "metrics", "notify", "policy", "radiusd", "store")
+	deptest.AllowOnly(t, "ldapd", "mail", "metrics", "notify", "policy", "portal", "radiusd", "store")
 }

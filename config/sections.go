@@ -5,17 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 )
 
-// The sections below belong to packages that are not built yet (portal,
-// the metrics endpoint, mail, the notifier). Each moves to its
-// package, Validate and all, when that package is built; config then only
-// composes it, as it does store.Config and radiusd.Config.
+// The sections below are config's own: they belong to no other package.
+// Every other section lives, Validate and all, in the package it
+// configures, and config only composes it.
 
 // AdminConfig is the administrator: the account that writes the directory
 // with the ordinary OpenLDAP tools. It exists from the first start.
@@ -63,44 +60,6 @@ func (c AdminConfig) ReadPassword() (string, error) {
 		return "", fmt.Errorf("admin.password_file: %q is empty", c.PasswordFile)
 	}
 	return pw, nil
-}
-
-// PortalConfig is the portal section. It moves to package portal.
-type PortalConfig struct {
-	// Listen is the HTTP address; empty turns the portal off.
-	Listen string `mapstructure:"listen"`
-	// PublicURL is the base of links in emails. It is never taken from a
-	// request's Host header, which an attacker chooses.
-	PublicURL string `mapstructure:"public_url"`
-	// ResetTTL is how long an emailed reset link works.
-	ResetTTL time.Duration `mapstructure:"reset_ttl"`
-}
-
-// maxResetTTL bounds reset links: a link is as good as the password it
-// lets a reader set, and mailboxes are kept for years.
-const maxResetTTL = 24 * time.Hour
-
-// Validate checks the section without touching the file system.
-func (c PortalConfig) Validate() error {
-	if c.Listen != "" {
-		if err := validListen("portal.listen", c.Listen); err != nil {
-			return err
-		}
-	}
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("portal.public_url: %q is not an http:// or https:// URL, e.g. https://id.example.com", c.PublicURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("portal.public_url: %q must have no user, query or fragment", c.PublicURL)
-	}
-	switch {
-	case c.ResetTTL <= 0:
-		return errors.New("portal.reset_ttl: must be positive, e.g. 10m")
-	case c.ResetTTL > maxResetTTL:
-		return fmt.Errorf("portal.reset_ttl: %s is longer than the 24h allowed", c.ResetTTL)
-	}
-	return nil
 }
 
 // LogConfig is the log section: how much dird writes and in which form.

@@ -58,7 +58,10 @@ func (c *conn) handleBind(ctx context.Context, req *Request, op *BindRequest) {
 	c.s.log.Info("ldap bind", "conn", c.id, "dn", dn.String(), "result", out.Result.String())
 	switch out.Result {
 	case policy.OK:
-		c.setIdentity(out.DN, out.Admin, out.MustChange)
+		// A grace login, like an administrator's reset, only lets the
+		// user change the password on this connection (ppolicy.c
+		// restricts both).
+		c.setIdentity(out.DN, out.Admin, out.MustChange || out.GraceRemaining >= 0)
 		switch {
 		case out.MustChange:
 			ppErr = ppChangeAfterReset
@@ -73,6 +76,9 @@ func (c *conn) handleBind(ctx context.Context, req *Request, op *BindRequest) {
 	case policy.Expired:
 		resp.Result = Result{Code: resultInvalidCredentials}
 		ppErr = ppPasswordExpired
+		c.mu.Lock()
+		c.expired = out.DN
+		c.mu.Unlock()
 	default:
 		resp.Result = Result{Code: resultInvalidCredentials}
 	}
@@ -80,6 +86,6 @@ func (c *conn) handleBind(ctx context.Context, req *Request, op *BindRequest) {
 
 func (c *conn) setIdentity(dn store.DN, admin, mustChange bool) {
 	c.mu.Lock()
-	c.bound, c.admin, c.mustChange = dn, admin, mustChange
+	c.bound, c.admin, c.mustChange, c.expired = dn, admin, mustChange, nil
 	c.mu.Unlock()
 }

@@ -33,7 +33,15 @@ type conn struct {
 	bound      store.DN   // nil: anonymous
 	admin      bool
 	mustChange bool
-	pending    map[int64]context.CancelFunc
+	// expired is the DN whose right password the last bind proved on
+	// this connection while the password had expired (the bind itself
+	// failed, so the connection is anonymous). It allows exactly one
+	// thing: that user's Password Modify with the old password, which
+	// is how SSSD changes an expired password at the login prompt (it
+	// sends the exop on the connection of the failed bind). The policy
+	// still refuses when lock_on_expiry holds.
+	expired store.DN
+	pending map[int64]context.CancelFunc
 
 	ops  sync.WaitGroup
 	slot chan struct{}

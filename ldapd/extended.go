@@ -41,7 +41,10 @@ func (c *conn) passwordModify(ctx context.Context, req *Request, op *ExtendedReq
 		c.write(resp)
 	}()
 	bound, _, must := c.identity()
-	if bound == nil {
+	c.mu.Lock()
+	expired := c.expired
+	c.mu.Unlock()
+	if bound == nil && expired == nil {
 		resp.Result = Result{Code: resultStrongAuthRequired, Diagnostic: "only authenticated users may change passwords"}
 		return
 	}
@@ -76,6 +79,15 @@ func (c *conn) passwordModify(ctx context.Context, req *Request, op *ExtendedReq
 		}
 		target = dn
 	}
+	if bound == nil {
+		// After a bind that proved an expired password: only that
+		// user's own change, with the old password again.
+		if target != nil && !target.Equal(expired) || !hasOld || !hasNew {
+			resp.Result = Result{Code: resultStrongAuthRequired, Diagnostic: "only authenticated users may change passwords"}
+			return
+		}
+		bound, target = expired, expired
+	}
 	gen, err := c.s.door.ChangePassword(ctx, policy.Change{
 		Actor: bound, Target: target, Old: oldPW, HasOld: hasOld, New: newPW, HasNew: hasNew, Front: policy.FrontLDAP,
 		Client: c.nc.RemoteAddr().String(),
@@ -91,7 +103,13 @@ func (c *conn) passwordModify(ctx context.Context, req *Request, op *ExtendedReq
 		}
 		return
 	}
-	if must && target.Equal(bound) {
+	switch {
+	case expired != nil && target.Equal(expired):
+		// Changed: the user binds again with the new password.
+		c.mu.Lock()
+		c.expired = nil
+		c.mu.Unlock()
+	case must && target.Equal(bound):
 		c.setIdentity(bound, false, false)
 	}
 	if gen != nil {

@@ -3,6 +3,7 @@ package ldapd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -20,7 +21,9 @@ func (c *conn) handleSearch(ctx context.Context, req *Request, op *SearchRequest
 		return
 	}
 	if len(base) == 0 && op.Scope == ScopeBase {
-		c.searchRootDSE(req, op)
+		n := c.searchRootDSE(req, op)
+		c.s.log.Debug("ldap search", "conn", c.id, "msgid", req.MessageID, "base", "", "scope", "base",
+			"filter", loggableFilter(op.Filter).String(), "plan", "rootDSE", "entries", n, "attrs", strings.Join(op.Attributes, " "))
 		return
 	}
 	bound, admin, _ := c.identity()
@@ -60,8 +63,16 @@ func (c *conn) handleSearch(ctx context.Context, req *Request, op *SearchRequest
 		defer cancel()
 	}
 	sel := newSelection(op.Attributes, admin)
-	sreq := store.SearchRequest{Base: base, Scope: op.Scope, Filter: op.Filter, SizeLimit: op.SizeLimit, After: string(cookie), Admin: admin}
+	plan := ""
+	sreq := store.SearchRequest{Base: base, Scope: op.Scope, Filter: op.Filter, SizeLimit: op.SizeLimit, After: string(cookie), Admin: admin,
+		Plan: func(p string) { plan = p }}
 	sent := 0
+	defer func() {
+		// One line per search, so an administrator can see what a client
+		// such as SSSD asks and whether an index answered it.
+		c.s.log.Debug("ldap search", "conn", c.id, "msgid", req.MessageID, "base", base.String(), "scope", scopeName(op.Scope),
+			"filter", loggableFilter(op.Filter).String(), "plan", plan, "entries", sent, "paged", paged, "result", done.Result.Code)
+	}()
 	last := ""
 	var buf []byte
 	errPage := errors.New("page full")
@@ -106,6 +117,44 @@ func (c *conn) handleSearch(ctx context.Context, req *Request, op *SearchRequest
 		}
 	}
 	c.write(done)
+}
+
+// scopeName is the scope as ldapsearch -s spells it.
+func scopeName(scope int) string {
+	switch scope {
+	case ScopeBase:
+		return "base"
+	case ScopeOne:
+		return "one"
+	case ScopeSubtree:
+		return "sub"
+	case ScopeChildren:
+		return "children"
+	}
+	return fmt.Sprint(scope)
+}
+
+// loggableFilter is f with the values asserted on secret attributes
+// (userPassword, ...) replaced, since a filter can carry a guessed
+// password and the log must never hold one.
+func loggableFilter(f store.Filter) store.Filter {
+	if len(f.Children) > 0 {
+		kids := make([]store.Filter, len(f.Children))
+		for i, k := range f.Children {
+			kids[i] = loggableFilter(k)
+		}
+		f.Children = kids
+		return f
+	}
+	if f.Attr != "" && store.LookupAttr(f.Attr).Class == store.Secret {
+		f.Value, f.Initial, f.Final, f.Any = "", "", "", nil
+		if f.Kind == store.FilterSubstrings {
+			f.Any = []string{"redacted"}
+		} else {
+			f.Value = "redacted"
+		}
+	}
+	return f
 }
 
 // matchedDN is the deepest existing ancestor of dn (RFC 4511 §4.1.9).
@@ -204,7 +253,7 @@ func (c *conn) entryAttributes(ctx context.Context, e *store.Entry, sel selectio
 
 // searchRootDSE answers the base search of "" (RFC 4512 §5.1), readable
 // anonymously so clients can discover what the server supports.
-func (c *conn) searchRootDSE(req *Request, op *SearchRequest) {
+func (c *conn) searchRootDSE(req *Request, op *SearchRequest) (entries int) {
 	root := &store.Entry{}
 	root.Set("objectClass", "top", "OpenLDAProotDSE")
 	root.Set("namingContexts", c.s.dir.Base().String())
@@ -236,6 +285,8 @@ func (c *conn) searchRootDSE(req *Request, op *SearchRequest) {
 			}
 		}
 		c.write(&Response{MessageID: req.MessageID, AppTag: AppSearchEntry, Attributes: attrs, TypesOnly: op.TypesOnly})
+		entries = 1
 	}
 	c.write(done)
+	return entries
 }

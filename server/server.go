@@ -17,8 +17,10 @@ import (
 
 	"github.com/dird/dird/config"
 	"github.com/dird/dird/ldapd"
+	"github.com/dird/dird/mail"
 	"github.com/dird/dird/metrics"
 	"github.com/dird/dird/policy"
+	"github.com/dird/dird/portal"
 	"github.com/dird/dird/radiusd"
 	"github.com/dird/dird/store"
 	"github.com/dird/dird/store/badgerkv"
@@ -43,6 +45,8 @@ type Server struct {
 	ldap *ldapd.Server
 	// radius is nil when radius.listen is empty.
 	radius *radiusd.Server
+	// portal is nil when portal.listen is empty.
+	portal *portal.Server
 
 	obs     *observer       // metrics and the audit trail (observe.go)
 	metrics *metrics.Server // nil when metrics.listen is empty
@@ -168,7 +172,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := serve(ln); err != nil && !errors.Is(err, ldapd.ErrServerClosed) {
+			if err := serve(ln); err != nil && !errors.Is(err, ldapd.ErrServerClosed) && !errors.Is(err, portal.ErrServerClosed) {
 				s.errc <- fmt.Errorf("%s: serving %s: %w", front, addr, err)
 			}
 		}()
@@ -224,7 +228,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 			}()
 		}
 	}
+	if cfg.Portal.Listen != "" {
+		if err := s.startPortal(cfg, o, listen); err != nil {
+			s.ldap.Shutdown(ctx)
+			if s.radius != nil {
+				s.radius.Shutdown(ctx)
+			}
+			return nil, err
+		}
+	}
 	if err := s.startNotifier(o.Now); err != nil {
+		if s.portal != nil {
+			s.portal.Shutdown(ctx)
+		}
 		s.ldap.Shutdown(ctx)
 		if s.radius != nil {
 			s.radius.Shutdown(ctx)
@@ -238,6 +254,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 	if err := s.startMetrics(); err != nil {
 		s.stopNotify()
 		s.ctl.stop(ctx)
+		if s.portal != nil {
+			s.portal.Shutdown(ctx)
+		}
 		s.ldap.Shutdown(ctx)
 		if s.radius != nil {
 			s.radius.Shutdown(ctx)
@@ -249,8 +268,28 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 	return s, nil
 }
 
-// Addr returns the bound address of a front ("ldap", "ldaps", "radius"),
-// or "".
+// startPortal builds the portal with its mail sender and starts it on
+// portal.listen.
+func (s *Server) startPortal(cfg config.Config, o Options, listen func(string, string, func(net.Listener) error) error) error {
+	sender, err := mail.New(cfg.Mail, s.log.With("component", "mail"))
+	if err != nil {
+		return err
+	}
+	sender = s.observeMail(sender) // dird_mails_total
+	p, err := portal.New(cfg.Portal, s.door, sender, s.log.With("front", "portal"), portal.Options{Now: o.Now, Audit: s.obs.audit})
+	if err != nil {
+		return err
+	}
+	if err := listen("portal", cfg.Portal.Listen, p.Serve); err != nil {
+		p.Close()
+		return err
+	}
+	s.portal = p
+	return nil
+}
+
+// Addr returns the bound address of a front ("ldap", "ldaps", "radius",
+// "portal"), or "".
 func (s *Server) Addr(front string) string { return s.addrs[front] }
 
 // Directory returns the directory (for tests and operations commands).
@@ -269,6 +308,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.ctl.stop(ctx)
 	s.stopNotify()
 	err := s.ldap.Shutdown(ctx)
+	if s.portal != nil {
+		if perr := s.portal.Shutdown(ctx); perr != nil && err == nil {
+			err = perr
+		}
+	}
 	if s.radius != nil {
 		if rerr := s.radius.Shutdown(ctx); rerr != nil && err == nil {
 			err = rerr

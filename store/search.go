@@ -32,6 +32,11 @@ type SearchRequest struct {
 	// Admin lets filters match ppolicy state attributes. Secret
 	// attributes never match, whoever asks.
 	Admin bool
+	// Plan, when set, is called once before the first entry with how the
+	// search is answered (for the front's debug log): "base" (one entry
+	// read), "index uid" or "index memberUid,uid" (the equality indexes
+	// whose candidates are read), or "scan" (every entry in scope).
+	Plan func(plan string)
 }
 
 // Search calls fn for each matching entry, in key order. The entry passed
@@ -51,11 +56,13 @@ func (d *Directory) Search(ctx context.Context, req SearchRequest, fn func(*Entr
 		if err != nil {
 			return fmt.Errorf("searching %s: %w", req.Base, err)
 		}
+		s.plan("base")
 		return s.consider(baseKey, rec)
 	}
 	if keys, ok, err := s.candidates(req.Filter); err != nil {
 		return err
 	} else if ok {
+		s.plan("index " + strings.Join(compactStrings(sortedCopy(s.indexes)), ","))
 		sort.Strings(keys)
 		keys = compactStrings(keys)
 		for _, k := range keys {
@@ -75,6 +82,7 @@ func (d *Directory) Search(ctx context.Context, req SearchRequest, fn func(*Entr
 		}
 		return nil
 	}
+	s.plan("scan")
 	prefix := entryKey(baseKey)
 	if len(req.Base) > 0 {
 		prefix = append(prefix, 0)
@@ -127,6 +135,19 @@ type searcher struct {
 	baseKey string
 	fn      func(*Entry) error
 	sent    int
+	indexes []string // the indexes candidates read, for the plan
+}
+
+func (s *searcher) plan(p string) {
+	if s.req.Plan != nil {
+		s.req.Plan(p)
+	}
+}
+
+func sortedCopy(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	return out
 }
 
 func depth(tk string) int {
@@ -177,11 +198,13 @@ func (s *searcher) candidates(f Filter) (keys []string, ok bool, err error) {
 	case FilterEquality:
 		at := LookupAttr(f.Attr)
 		if at.lower == "memberof" {
+			s.indexes = append(s.indexes, "memberOf")
 			return s.membersOf(f.Value)
 		}
 		if !indexedSet[at.lower] || at.Class != Public {
 			return nil, false, nil
 		}
+		s.indexes = append(s.indexes, at.Name)
 		nv, err := at.normalize(f.Value)
 		if err != nil {
 			return nil, true, nil // nothing can equal an invalid value

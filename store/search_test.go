@@ -552,25 +552,31 @@ func TestSearchUsesIndexes(t *testing.T) {
 		name     string
 		filter   string
 		want     int
-		maxReads int64 // the base, the group for memberOf, the candidates
-		maxScans int64 // index scans; matching memberOf scans two per entry
+		maxReads int64  // the base, the group for memberOf, the candidates
+		maxScans int64  // index scans; matching memberOf scans two per entry
+		plan     string // what SearchRequest.Plan reports
 	}{
-		{"uid", "(uid=user0500)", 1, 2, 1},
-		{"uid in other case", "(uid=USER0500)", 1, 2, 1},
-		{"mail", "(mail=user0500@example.com)", 1, 2, 1},
-		{"uidNumber", "(uidNumber=10500)", 1, 2, 1},
-		{"uid that nobody has", "(uid=nobody)", 0, 1, 1},
-		{"uid in AND with unindexed", "(&(objectClass=posixAccount)(uid=user0500)(!(sn=y)))", 1, 2, 1},
-		{"OR of uids", "(|(uid=user0001)(uid=user0002)(mail=user0003@example.com))", 3, 4, 3},
-		{"memberOf", "(memberOf=cn=g," + groups + ")", 3, 5, 6},
-		{"memberOf in AND", "(&(objectClass=posixAccount)(memberOf=cn=g," + groups + "))", 3, 5, 6},
+		{"uid", "(uid=user0500)", 1, 2, 1, "index uid"},
+		{"uid in other case", "(uid=USER0500)", 1, 2, 1, "index uid"},
+		{"mail", "(mail=user0500@example.com)", 1, 2, 1, "index mail"},
+		{"uidNumber", "(uidNumber=10500)", 1, 2, 1, "index uidNumber"},
+		{"uid that nobody has", "(uid=nobody)", 0, 1, 1, "index uid"},
+		{"uid in AND with unindexed", "(&(objectClass=posixAccount)(uid=user0500)(!(sn=y)))", 1, 2, 1, "index uid"},
+		{"OR of uids", "(|(uid=user0001)(uid=user0002)(mail=user0003@example.com))", 3, 4, 3, "index mail,uid"},
+		{"memberOf", "(memberOf=cn=g," + groups + ")", 3, 5, 6, "index memberOf"},
+		{"memberOf in AND", "(&(objectClass=posixAccount)(memberOf=cn=g," + groups + "))", 3, 5, 6, "index memberOf"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			kv.reset()
-			es, err := search(ctx, d, store.SearchRequest{Base: d.Base(), Scope: store.ScopeSubtree, Filter: mustFilter(t, tt.filter)})
+			plan := ""
+			es, err := search(ctx, d, store.SearchRequest{Base: d.Base(), Scope: store.ScopeSubtree, Filter: mustFilter(t, tt.filter),
+				Plan: func(p string) { plan = p }})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if plan != tt.plan {
+				t.Errorf("plan %q, want %q", plan, tt.plan)
 			}
 			if len(es) != tt.want {
 				t.Errorf("%d results, want %d", len(es), tt.want)
@@ -585,8 +591,13 @@ func TestSearchUsesIndexes(t *testing.T) {
 	}
 	t.Run("the counter sees a full scan", func(t *testing.T) {
 		kv.reset()
-		if _, err := search(ctx, d, store.SearchRequest{Base: d.Base(), Scope: store.ScopeSubtree, Filter: mustFilter(t, "(sn=y)")}); err != nil {
+		plan := ""
+		if _, err := search(ctx, d, store.SearchRequest{Base: d.Base(), Scope: store.ScopeSubtree, Filter: mustFilter(t, "(sn=y)"),
+			Plan: func(p string) { plan = p }}); err != nil {
 			t.Fatal(err)
+		}
+		if plan != "scan" {
+			t.Errorf("plan %q, want scan", plan)
 		}
 		if r := kv.entryReads.Load(); r < n {
 			t.Errorf("an unindexed search read %d entry records, want at least %d", r, n)

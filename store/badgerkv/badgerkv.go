@@ -85,8 +85,11 @@ const (
 	// write conflicts; the pauses between attempts total at most
 	// maxAttempts*maxPause (half a second).
 	maxAttempts = 50
-	minPause    = 50 * time.Microsecond
-	maxPause    = 10 * time.Millisecond
+	// fastAttempts is how many optimistic attempts a transaction makes
+	// before it queues behind the other losers (see DB.contended).
+	fastAttempts = 3
+	minPause     = 50 * time.Microsecond
+	maxPause     = 10 * time.Millisecond
 )
 
 // BadgerOptions returns the exact Badger options Open uses for dir and o.
@@ -144,6 +147,14 @@ type DB struct {
 
 	stopGC chan struct{}  // closed by Close to stop the GC goroutine
 	gcDone sync.WaitGroup // the GC goroutine
+
+	// contended serialises the transactions that have already lost
+	// fastAttempts conflicts. Optimistic retries alone can starve a writer
+	// on a hot key (one user's failure counter under a password-spraying
+	// burst, with every commit waiting for fsync); once the losers queue
+	// here they only race the newcomers' first attempts, so each makes
+	// progress instead of failing after maxAttempts.
+	contended sync.Mutex
 }
 
 var (
@@ -359,7 +370,14 @@ func (d *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := d.update(fn)
+		var err error
+		if attempt > fastAttempts {
+			d.contended.Lock()
+			err = d.update(fn)
+			d.contended.Unlock()
+		} else {
+			err = d.update(fn)
+		}
 		if !errors.Is(err, badger.ErrConflict) {
 			return err
 		}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sssdtest
+
+const raceEnabled = false
