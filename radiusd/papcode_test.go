@@ -7,8 +7,12 @@ import (
 	"crypto/sha1"
 	"encoding/base32"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -329,5 +333,64 @@ func TestRadclientSecondFactor(t *testing.T) {
 	out, code = radclient(t, d, "auth", "User-Name = \"otto\"\nUser-Password = \"000000\"\nState = "+m[1]+"\nMessage-Authenticator = 0x00\n")
 	if !strings.Contains(out, "Received Access-Reject") || !strings.Contains(out, msgCodeStale) {
 		t.Fatalf("radclient exit %d, want Access-Reject for the used State:\n%s", code, out)
+	}
+}
+
+// TestEAPRefusesSecondFactor checks with wpa_supplicant's eapol_test that
+// EAP-TTLS/PAP and PEAP-MSCHAPv2, which cannot ask for a code, refuse an
+// account with an authenticator app (and log why), while the same
+// password without one is accepted.
+func TestEAPRefusesSecondFactor(t *testing.T) {
+	bin, err := exec.LookPath("eapol_test")
+	if err != nil {
+		t.Fatal("eapol_test not found (Debian package eapoltest): run make test-deps")
+	}
+	clock := dirdtest.NewClock(time.Now())
+	cfg := dirdtest.Config(t)
+	cfg.Policy.NTHash = true
+	d := dirdtest.Start(t, cfg, dirdtest.Options{Now: clock.Now})
+	pws := map[string]string{"wifi": "Open-Air-Network-31", "wifitotp": "Guarded-Air-Network-32"}
+	seed(t, d, pws)
+	enrolTOTP(t, d, clock.Now, "wifitotp")
+	host, port, _ := strings.Cut(d.RadiusAddr, ":")
+	eapol := func(t *testing.T, eap, phase2, user string) (int, string) {
+		t.Helper()
+		phase1 := ""
+		if eap == "PEAP" {
+			phase1 = "peapver=0"
+		}
+		conf := fmt.Sprintf("network={\n\tkey_mgmt=WPA-EAP\n\teap=%s\n\tidentity=%q\n\tanonymous_identity=\"anonymous\"\n\tpassword=%q\n\tphase1=%q\n\tphase2=%q\n}\n",
+			eap, user, pws[user], phase1, phase2)
+		path := filepath.Join(t.TempDir(), "eapol.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, bin, "-c", path, "-a", host, "-p", port, "-s", secret, "-t", "20").CombinedOutput()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return 0, string(out)
+		case errors.As(err, &ee) && ctx.Err() == nil:
+			return ee.ExitCode(), string(out)
+		}
+		t.Fatalf("eapol_test: %v\n%s", err, out)
+		return -1, ""
+	}
+	for _, m := range []struct{ eap, phase2 string }{{"TTLS", "auth=PAP"}, {"PEAP", "auth=MSCHAPV2"}} {
+		t.Run(m.eap+" "+m.phase2, func(t *testing.T) {
+			if code, out := eapol(t, m.eap, m.phase2, "wifi"); code != 0 {
+				t.Fatalf("without an authenticator app: eapol_test exit %d, want 0 (SUCCESS):\n%s", code, out)
+			}
+			before := strings.Count(d.Log.String(), "this method cannot ask for a code")
+			// Debian's eapol_test exits 252 after a reject (eapolExitReject).
+			if code, out := eapol(t, m.eap, m.phase2, "wifitotp"); code != 252 || !strings.Contains(out, "(Access-Reject)") {
+				t.Fatalf("with an authenticator app: eapol_test exit %d, want 252 after an Access-Reject:\n%s", code, out)
+			}
+			if after := strings.Count(d.Log.String(), "this method cannot ask for a code"); after != before+1 {
+				t.Errorf("%d log lines saying why, want 1", after-before)
+			}
+		})
 	}
 }
