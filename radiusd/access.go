@@ -98,7 +98,7 @@ func (s *Server) pap(ctx context.Context, r *request, user string, logArgs []any
 			return s.failure(r, fmt.Errorf("reading whether the account has an authenticator app: %w", err), logArgs)
 		}
 		if hasTOTP {
-			return s.papChallenge(r, user, out, rep, logArgs)
+			return s.papChallenge(ctx, r, user, out, rep, logArgs)
 		}
 	}
 	return rep

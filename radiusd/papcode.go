@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,10 +59,10 @@ type papChallenge struct {
 	client string
 	user   string // User-Name of the first leg; the second must match
 	dn     store.DN
-	// guard is the entry's lock and password-change state at the first
-	// leg: an administrator's lock or a new password meanwhile voids
-	// the challenge.
-	guard   string
+	// guard is the entry's lock and password-change state once the
+	// first leg's authentication was recorded: a lock or a new password
+	// meanwhile voids the challenge.
+	guard   accountGuard
 	accept  reply // sent when the code is right
 	expires time.Time
 	elem    *list.Element
@@ -152,17 +151,38 @@ func (t *papChallenges) len() int {
 // administrator's or the lockout's lock (pwdAccountLockedTime) and the
 // password (pwdChangedTime). Policy has no status check without a
 // password, so the second leg compares these instead of judging them.
-func accountGuard(e *store.Entry) string {
-	if e == nil {
-		return ""
+type accountGuard struct {
+	lockedAt, changedAt string
+}
+
+func guardOf(e *store.Entry) accountGuard {
+	return accountGuard{lockedAt: e.First("pwdAccountLockedTime"), changedAt: e.First("pwdChangedTime")}
+}
+
+// voidedBy says why the account as it is now, e, voids a challenge made
+// under g: "locked" (a lock set since), "changed" (a new password), or
+// "" when neither. A lock lifted meanwhile voids nothing.
+func (g accountGuard) voidedBy(e *store.Entry) string {
+	now := guardOf(e)
+	switch {
+	case now.lockedAt != "" && now.lockedAt != g.lockedAt:
+		return "locked"
+	case now.changedAt != g.changedAt:
+		return "changed"
 	}
-	return strings.Join(e.Get("pwdAccountLockedTime"), ",") + "|" + strings.Join(e.Get("pwdChangedTime"), ",")
+	return ""
 }
 
 // papChallenge answers a right password of an account with TOTP: it
 // keeps accept for the second leg and asks for the code.
-func (s *Server) papChallenge(r *request, user string, out policy.Outcome, accept reply, logArgs []any) reply {
-	c := &papChallenge{client: r.client.name, user: user, dn: out.DN, guard: accountGuard(out.Entry), accept: accept}
+func (s *Server) papChallenge(ctx context.Context, r *request, user string, out policy.Outcome, accept reply, logArgs []any) reply {
+	// Read afresh: out.Entry is from before the success was recorded
+	// (which lifts a lock that has run out).
+	e, err := s.dir.Get(ctx, out.DN)
+	if err != nil {
+		return s.failure(r, fmt.Errorf("reading the account before asking its code: %w", err), logArgs)
+	}
+	c := &papChallenge{client: r.client.name, user: user, dn: out.DN, guard: guardOf(e), accept: accept}
 	if err := s.paps.add(c, s.now()); err != nil {
 		return s.failure(r, err, logArgs)
 	}
@@ -195,11 +215,13 @@ func (s *Server) papCode(ctx context.Context, r *request, user, state string, co
 		return reply{code: radius.CodeAccessReject, message: msgWrong}
 	case err != nil:
 		return s.failure(r, fmt.Errorf("reading the account before its code: %w", err), logArgs)
-	case accountGuard(e) != c.guard:
-		s.log.Warn("radius access rejected: the account was locked or its password changed while its code was asked", logArgs...)
-		if len(e.Get("pwdAccountLockedTime")) > 0 {
-			return reply{code: radius.CodeAccessReject, message: msgLocked}
-		}
+	}
+	switch c.guard.voidedBy(e) {
+	case "locked":
+		s.log.Warn("radius access rejected: the account was locked while its code was asked", logArgs...)
+		return reply{code: radius.CodeAccessReject, message: msgLocked}
+	case "changed":
+		s.log.Warn("radius access rejected: the password changed while the code was asked", logArgs...)
 		return reply{code: radius.CodeAccessReject, message: msgCodeStale}
 	}
 	err = s.door.VerifyTOTP(ctx, c.dn, string(code))

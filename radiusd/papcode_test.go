@@ -144,13 +144,15 @@ func TestPAPSecondFactor(t *testing.T) {
 	cfg.Policy.NTHash = true
 	cfg.Policy.MaxAge = 90 * 24 * time.Hour
 	cfg.Policy.ExpireWarning = 14 * 24 * time.Hour
+	cfg.Policy.LockoutThreshold = 3
+	cfg.Policy.LockoutDuration = 5 * time.Minute
 	cfg.Radius.Clients = []radiusd.Client{
 		{Name: "ap", Address: "127.0.0.1/32", Secret: secret},
 		{Name: "other-ap", Address: "127.0.0.2/32", Secret: otherSecret},
 	}
 	cfg.Radius.GroupReplies = map[string]radiusd.GroupReply{"staff": {VLAN: 42}}
 	d := dirdtest.Start(t, cfg, dirdtest.Options{Now: clock.Now})
-	users := []string{"tina", "wrong", "throttled", "replay", "late", "roam", "reuse", "recover", "mschap", "locked", "renamed"}
+	users := []string{"tina", "wrong", "throttled", "replay", "late", "roam", "reuse", "recover", "mschap", "locked", "renamed", "unlocked", "changed"}
 	pw := map[string]string{"plain": "No-Second-Factor-5"}
 	for i, u := range users {
 		pw[u] = fmt.Sprintf("Second-Factor-Seed-%d", 100+i)
@@ -282,6 +284,23 @@ func TestPAPSecondFactor(t *testing.T) {
 		modify(t, d, "locked", "pwdAccountLockedTime", "000001010000Z")
 		expectReply(t, n.exchange(sign(t, codeRequest(t, "locked", code("locked"), st), secret)), radius.CodeAccessReject,
 			"Your account is locked; contact your administrator")
+	})
+	t.Run("a password changed between the legs voids the challenge", func(t *testing.T) {
+		n := newNAS(t, d)
+		st := challenge(t, n, "changed")
+		modify(t, d, "changed", "userPassword", "Brand-New-Secret-Words-77")
+		expectReply(t, n.exchange(sign(t, codeRequest(t, "changed", code("changed"), st), secret)), radius.CodeAccessReject, msgCodeStale)
+	})
+	t.Run("a lockout that has run out does not void the challenge the right password then gets", func(t *testing.T) {
+		n := newNAS(t, d)
+		for i := range 3 {
+			expectReply(t, n.exchange(sign(t, accessRequest(t, "unlocked", fmt.Sprintf("wrong-password-%d", i)), secret)), radius.CodeAccessReject, "Wrong user name or password")
+		}
+		expectReply(t, n.exchange(sign(t, accessRequest(t, "unlocked", pw["unlocked"]), secret)), radius.CodeAccessReject,
+			"Your account is locked; contact your administrator")
+		clock.Advance(6 * time.Minute)
+		st := challenge(t, n, "unlocked") // this login clears the old lock
+		expectReply(t, n.exchange(sign(t, codeRequest(t, "unlocked", code("unlocked"), st), secret)), radius.CodeAccessAccept, "")
 	})
 	t.Run("a State nobody was given is refused", func(t *testing.T) {
 		req := sign(t, codeRequest(t, "tina", code("tina"), bytes.Repeat([]byte{7}, 18)), secret)
