@@ -71,18 +71,35 @@ func (s *Server) pap(ctx context.Context, r *request, user string, logArgs []any
 		s.log.Warn("radius access rejected: no User-Name", logArgs...)
 		return reply{code: radius.CodeAccessReject, message: msgWrong}
 	}
+	if st, ok := r.pkt.Lookup(rfc2865.State_Type); ok {
+		// The answer to an Access-Challenge: User-Password is the code
+		// (papcode.go).
+		return s.papCode(ctx, r, user, string(st), pw, logArgs)
+	}
 	out, err := s.door.Authenticate(ctx, policy.Login{Front: policy.FrontRADIUS, Name: user, Secret: pw, Client: r.client.name + " " + r.src.String()})
 	if err != nil {
 		return s.failure(r, err, logArgs)
 	}
 	s.log.Info("radius access", append(logArgs, "result", out.Result.String())...)
 	rep := outcomeReply(out)
-	if out.Result == policy.OK {
-		authz, ok := s.authorize(ctx, r.client, out, logArgs...)
-		if !ok {
-			return reply{code: radius.CodeAccessReject, message: msgNoDialIn}
+	if out.Result != policy.OK {
+		return rep
+	}
+	// Groups first, so that a user this client refuses is not asked for
+	// a code (which would use one up for nothing).
+	authz, ok := s.authorizeGroups(ctx, r.client, out, logArgs...)
+	if !ok {
+		return reply{code: radius.CodeAccessReject, message: msgNoDialIn}
+	}
+	rep.attrs = append(rep.attrs, authz...)
+	if out.DN != nil && !out.Admin {
+		hasTOTP, err := s.door.HasTOTP(ctx, out.DN)
+		if err != nil {
+			return s.failure(r, fmt.Errorf("reading whether the account has an authenticator app: %w", err), logArgs)
 		}
-		rep.attrs = append(rep.attrs, authz...)
+		if hasTOTP {
+			return s.papChallenge(ctx, r, user, out, rep, logArgs)
+		}
 	}
 	return rep
 }

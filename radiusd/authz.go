@@ -86,9 +86,20 @@ func parseGroupReplies(m map[string]GroupReply) []groupReplyRule {
 // c is restricted to groups (radius.clients[].groups) the user is in
 // none of, or when its groups cannot be read; authorize logs why (with
 // logArgs), and the caller sends an Access-Reject (PAP: Reply-Message
-// msgNoDialIn; MS-CHAPv2: E=649). Every method calls it: PAP, MS-CHAPv2,
-// and EAP with the outcome of the inner identity.
+// msgNoDialIn; MS-CHAPv2: E=649). MS-CHAPv2 and EAP call it with the
+// outcome of the (inner) identity; it also refuses an account with an
+// authenticator app (TOTP), as those methods cannot ask for the code
+// (papcode.go). PAP, which can, calls authorizeGroups and then
+// challenges.
 func (s *Server) authorize(ctx context.Context, c *client, out policy.Outcome, logArgs ...any) (attrs radius.Attributes, ok bool) {
+	if s.needsSecondFactor(ctx, out, append(logArgs, "client", c.name)) {
+		return nil, false
+	}
+	return s.authorizeGroups(ctx, c, out, logArgs...)
+}
+
+// authorizeGroups is authorize without the second-factor check.
+func (s *Server) authorizeGroups(ctx context.Context, c *client, out policy.Outcome, logArgs ...any) (attrs radius.Attributes, ok bool) {
 	if len(c.groups) == 0 && len(s.groupReplies) == 0 {
 		return nil, true
 	}

@@ -9,8 +9,11 @@
 // mschapauth.go for verifyMSCHAPv2, the one MS-CHAPv2 check (RADIUS and
 // EAP-MSCHAPv2 alike), mschap.go for its cryptography (RFC 2759, RFC
 // 3079), and authz.go for authorisation after authentication (per-client
-// groups, VLAN and other reply attributes per group). accounting.go
-// answers Accounting-Requests on their own port (RFC 2866).
+// groups, VLAN and other reply attributes per group). papcode.go asks
+// PAP users with an authenticator app for its code (Access-Challenge,
+// RFC 2865 §4.4, checked by policy.VerifyTOTP); the methods that cannot
+// ask refuse such users in authorize. accounting.go answers
+// Accounting-Requests on their own port (RFC 2866).
 //
 // EAP (RFC 3579): eap.go carries EAP in EAP-Message attributes and keeps
 // the State-keyed conversations (bounded, timed out); eaptls.go is the

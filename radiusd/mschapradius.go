@@ -105,7 +105,11 @@ func (s *Server) mschapv2(ctx context.Context, r *request, user string, logArgs 
 	default:
 		return mschapReject(ident, mschapErrAuthFailure, msgWrong)
 	}
-	authz, ok := s.authorize(ctx, r.client, out, logArgs...)
+	if s.needsSecondFactor(ctx, out, logArgs) {
+		// MS-CHAPv2 has no round to ask for a code (papcode.go).
+		return mschapReject(ident, mschapErrNoDialinPerm, msgNeedsPAP)
+	}
+	authz, ok := s.authorizeGroups(ctx, r.client, out, logArgs...)
 	if !ok {
 		return mschapReject(ident, mschapErrNoDialinPerm, msgNoDialIn)
 	}

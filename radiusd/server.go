@@ -49,6 +49,9 @@ type Server struct {
 	// groupReplies are radius.group_replies in key order (authz.go).
 	groupReplies []groupReplyRule
 
+	paps *papChallenges   // PAP logins waiting for a TOTP code (papcode.go)
+	now  func() time.Time // the challenges' clock
+
 	ctx      context.Context // parent of every request's context
 	cancel   context.CancelFunc
 	stopping chan struct{} // closed by Shutdown: delayed rejects leave at once
@@ -96,6 +99,9 @@ type Options struct {
 	// CertDir is where the self-signed EAP certificate is kept when
 	// radius.eap_tls_cert is not set (the store's directory).
 	CertDir string
+	// Now is the clock of the PAP code challenges' timeout; nil means
+	// time.Now. Tests move it with the policy clock.
+	Now func() time.Time
 }
 
 // New returns a server that answers the clients of cfg through door. cfg
@@ -112,6 +118,8 @@ func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger, 
 		door: door, dir: dir, log: log,
 		groupReplies: parseGroupReplies(cfg.GroupReplies),
 		convs:        newConversations(log),
+		paps:         newPAPChallenges(log),
+		now:          o.Now,
 		tlsConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			MinVersion:   tls.VersionTLS12,
@@ -124,6 +132,9 @@ func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger, 
 		stopping: make(chan struct{}),
 		slots:    make(chan struct{}, maxInFlight),
 		conns:    map[*conn]struct{}{},
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	s.SetClients(cfg.Clients)
 	return s, nil

@@ -190,7 +190,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 		}
 	}
 	if cfg.Radius.Listen != "" {
-		s.radius, err = radiusd.New(cfg.Radius, s.door, s.dir, log.With("front", "radius"), radiusd.Options{CertDir: cfg.Store.Path})
+		s.radius, err = radiusd.New(cfg.Radius, s.door, s.dir, log.With("front", "radius"), radiusd.Options{CertDir: cfg.Store.Path, Now: o.Now})
 		if err != nil {
 			s.ldap.Shutdown(ctx)
 			return nil, err
