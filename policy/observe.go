@@ -23,6 +23,9 @@ const (
 	// EventHashWait: a hash or verification got a slot in the bounded
 	// hashing queue after waiting Wait.
 	EventHashWait
+	// EventTOTPRemoved: an administrator removed a user's second factor
+	// (RemoveTOTP); Actor says who, Removal what.
+	EventTOTPRemoved
 )
 
 // Event is one decision the door reports to Options.Observe, for the
@@ -42,6 +45,11 @@ type Event struct {
 	Err error
 	// Wait is EventHashWait's time in the queue.
 	Wait time.Duration
+	// Actor is who made EventTOTPRemoved's change (the administrator's
+	// DN).
+	Actor string
+	// Removal is what EventTOTPRemoved took away.
+	Removal TOTPRemoval
 }
 
 // emit tells the observer, if any, of e.

@@ -389,3 +389,54 @@ func newRecoveryCode() (string, error) {
 	s := b32.EncodeToString(b[:])[:10]
 	return s[:5] + "-" + s[5:], nil
 }
+
+// TOTPRemoval says what RemoveTOTP took away.
+type TOTPRemoval struct {
+	// Account is whom it was taken from (for the letter telling them).
+	Account Account
+	// App: a confirmed authenticator app.
+	App bool
+	// Pending: an enrolment not confirmed yet.
+	Pending bool
+	// RecoveryCodes is how many unused recovery codes went with it.
+	RecoveryCodes int
+}
+
+// Removed reports whether there was anything to remove.
+func (r TOTPRemoval) Removed() bool { return r.App || r.Pending || r.RecoveryCodes > 0 }
+
+// RemoveTOTP is the administrator's way out for a person who lost the
+// phone and the recovery codes, or whose sealed secret no longer opens
+// (ErrTOTPUnreadable): it deletes the account's second factor, confirmed
+// and pending, with its recovery codes, without opening the secret. Only
+// the administrator may (ErrInsufficientAccess otherwise); an entry that
+// does not exist is store.ErrNoSuchObject. front names the way in for
+// the audit trail ("dird mfa-reset"). A removal, even of nothing, is one
+// EventTOTPRemoved.
+func (d *Door) RemoveTOTP(ctx context.Context, actor, dn store.DN, front string) (TOTPRemoval, error) {
+	if !d.IsAdmin(actor) {
+		return TOTPRemoval{}, fmt.Errorf("%w: only the administrator may remove an authenticator app", ErrInsufficientAccess)
+	}
+	var r TOTPRemoval
+	err := d.creds.Update(ctx, func(tx *store.Txn) error {
+		e, err := tx.Get(dn)
+		if err != nil {
+			return err
+		}
+		var rec totpRecord
+		found, err := txGetRecord(tx, recTOTP, recordKeyDN(dn), &rec)
+		if err != nil {
+			return err
+		}
+		r = TOTPRemoval{Account: *accountOf(e), App: rec.Secret != "", Pending: rec.Pending != "", RecoveryCodes: len(rec.Recovery)}
+		if !found {
+			return nil
+		}
+		return tx.DeleteRecord(recTOTP, recordKeyDN(dn))
+	})
+	if err != nil {
+		return TOTPRemoval{}, fmt.Errorf("removing the authenticator app of %s: %w", dn, err)
+	}
+	d.emit(Event{Kind: EventTOTPRemoved, Front: front, User: dn.String(), Actor: actor.String(), Removal: r})
+	return r, nil
+}

@@ -103,3 +103,19 @@ func (s *Server) queueChangedMail(a policy.Account, how string) {
 	}
 	s.queue(m)
 }
+
+// MFARemovedLetter tells the person an administrator removed their
+// authenticator app (dird mfa-reset), so that a removal they did not ask
+// for does not go unnoticed. The server sends it; it lives here with the
+// portal's other letters so they read alike.
+func MFARemovedLetter(a policy.Account, at time.Time) mail.Message {
+	return mail.Message{
+		To:      a.Mail,
+		Subject: "Your authenticator app was removed",
+		Body: "Hello " + a.Name + ",\n\n" +
+			"An administrator removed the authenticator app and the recovery codes of your account " + a.UID + " at " +
+			at.UTC().Format("2 January 2006, 15:04 UTC") + ". The portal no longer asks for a code when you log in.\n" +
+			"Set up an authenticator app again in Security after you log in.\n\n" +
+			"If you did not ask for this, contact your administrator at once.\n",
+	}
+}

@@ -82,6 +82,10 @@ func (o *observer) credential(e policy.Event) {
 			o.m.PasswordChange(e.Front, kind)
 		}
 		o.audit.Info(msg, "front", e.Front, "user", e.User, "client", e.Client)
+	case policy.EventTOTPRemoved:
+		r := e.Removal
+		o.audit.Info("authenticator removed", "front", e.Front, "user", e.User, "actor", e.Actor,
+			"app", r.App, "pending", r.Pending, "recovery_codes", r.RecoveryCodes)
 	}
 }
 

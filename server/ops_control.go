@@ -24,8 +24,9 @@ import (
 //
 //	GET /export   the directory as LDIF (see Export)
 //	GET /backup   a backup file (see Backup)
+//	POST /mfa-reset  remove a user's second factor (ops_mfa.go)
 //
-// Both stream their body; a failure after the first byte is reported in
+// Export and backup stream their body; a failure after the first byte is reported in
 // the Dird-Error trailer, which the client checks after the body.
 
 const (
@@ -44,7 +45,7 @@ type control struct {
 // startControl listens on the control socket. A failure is logged, not
 // fatal: the directory serves without it, and export and backup say
 // clearly that they cannot reach it.
-func startControl(cfg config.Config, kv store.KV, dir *store.Directory, log *slog.Logger) *control {
+func startControl(cfg config.Config, kv store.KV, dir *store.Directory, log *slog.Logger, mfaReset func(context.Context, string) (MFAResetResult, error)) *control {
 	path := controlPath(cfg)
 	// serve holds the store's lock, so a socket file there is a leftover
 	// of a dird that did not stop cleanly.
@@ -67,6 +68,7 @@ func startControl(cfg config.Config, kv store.KV, dir *store.Directory, log *slo
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		stream(w, "application/octet-stream", func(w io.Writer) (int, error) { return 0, writeBackup(r.Context(), cfg, kv, w) })
 	})
+	mux.HandleFunc("POST /mfa-reset", handleMFAReset(mfaReset))
 	c := &control{
 		path:   path,
 		cancel: cancel,

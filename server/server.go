@@ -248,8 +248,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) 
 		return nil, err
 	}
 	if o.KV == nil {
-		// dird export and dird backup reach a running server here.
-		s.ctl = startControl(cfg, s.kv, s.dir, log)
+		// dird export, backup and mfa-reset reach a running server here.
+		s.ctl = startControl(cfg, s.kv, s.dir, log, s.mfaReset)
 	}
 	if err := s.startMetrics(); err != nil {
 		s.stopNotify()

@@ -78,6 +78,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newExportCmd(stdout, stderr),
 		newBackupCmd(stdout),
 		newRestoreCmd(stdout),
+		newMFAResetCmd(stdout, stderr),
 	)
 	return root
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -318,4 +319,71 @@ anything is refused: move it aside or point store.path at a new directory.`,
 			return nil
 		},
 	}
+}
+
+func newMFAResetCmd(stdout, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "mfa-reset USER",
+		Short: "Remove a user's authenticator app and recovery codes, while dird serve runs or not",
+		Long: `Remove the second factor of USER (a uid, or a full DN): the authenticator
+app (TOTP), an enrolment not yet confirmed, and the unused recovery codes,
+for a person who lost the phone and the codes, or whose secret no longer
+opens (after a modrdn, or a restore without seal.key). The portal then
+asks only for the password, and the person can set up an app again in
+Security. The person is emailed, and an audit line names the change.
+While dird serve runs it goes through its control socket
+(<store.path>/dird.sock); otherwise the store is opened directly and the
+audit line is written on standard error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, stop := interruptible(cmd)
+			defer stop()
+			res, err := server.MFAReset(ctx, cfg, args[0], newLogger(stderr, cfg.Log))
+			if errors.Is(err, server.ErrBadUser) {
+				return &exitError{exitUsage, &cmdError{"mfa-reset", err}}
+			}
+			if err != nil {
+				return failed("mfa-reset", err)
+			}
+			fmt.Fprintln(stdout, mfaResetLine(res))
+			if res.MailError != "" {
+				fmt.Fprintf(stderr, "dird mfa-reset: the email telling %s could not be sent: %s\n", res.DN, oneLine(res.MailError))
+			}
+			return nil
+		},
+	}
+}
+
+// mfaResetLine says in one line what dird mfa-reset removed.
+func mfaResetLine(r server.MFAResetResult) string {
+	var parts []string
+	if r.App {
+		parts = append(parts, "the authenticator app")
+	}
+	if r.Pending {
+		if r.App {
+			parts = append(parts, "an unconfirmed replacement")
+		} else {
+			parts = append(parts, "an unconfirmed authenticator app")
+		}
+	}
+	if r.RecoveryCodes > 0 {
+		parts = append(parts, plural(r.RecoveryCodes, "unused recovery code"))
+	}
+	if len(parts) == 0 {
+		return r.DN + " has no authenticator app"
+	}
+	what := parts[len(parts)-1]
+	if len(parts) > 1 {
+		what = strings.Join(parts[:len(parts)-1], ", ") + " and " + what
+	}
+	line := "removed " + what + " of " + r.DN
+	if r.Mailed != "" {
+		line += "; " + r.Mailed + " was told by email"
+	}
+	return line
 }

@@ -179,3 +179,26 @@ func TestProgressLines(t *testing.T) {
 		t.Errorf("progress lines:\n%s", b.String())
 	}
 }
+
+// TestMFAResetLine: the one line dird mfa-reset prints says what went.
+func TestMFAResetLine(t *testing.T) {
+	const dn = "uid=alice,ou=people,dc=example,dc=com"
+	tests := []struct {
+		res  server.MFAResetResult
+		want string
+	}{
+		{server.MFAResetResult{DN: dn, App: true, RecoveryCodes: 7, Mailed: "alice@example.com"},
+			"removed the authenticator app and 7 unused recovery codes of " + dn + "; alice@example.com was told by email"},
+		{server.MFAResetResult{DN: dn, App: true, RecoveryCodes: 1}, "removed the authenticator app and 1 unused recovery code of " + dn},
+		{server.MFAResetResult{DN: dn, App: true}, "removed the authenticator app of " + dn},
+		{server.MFAResetResult{DN: dn, Pending: true}, "removed an unconfirmed authenticator app of " + dn},
+		{server.MFAResetResult{DN: dn, App: true, Pending: true, RecoveryCodes: 10},
+			"removed the authenticator app, an unconfirmed replacement and 10 unused recovery codes of " + dn},
+		{server.MFAResetResult{DN: dn}, dn + " has no authenticator app"},
+	}
+	for _, tt := range tests {
+		if got := mfaResetLine(tt.res); got != tt.want {
+			t.Errorf("mfaResetLine(%+v)\n got %q\nwant %q", tt.res, got, tt.want)
+		}
+	}
+}

@@ -6,7 +6,9 @@
 // OpenLDAP (slapadd, slapcat, slapd), with LDAP binds and RADIUS PAP
 // (radtest) on dird in between; and a password expiry notice from dird
 // serve through mail.driver smtp to a real SMTP server on loopback
-// (emersion/go-smtp), across a refused try, a restart and a restore. The
+// (emersion/go-smtp), across a refused try, a restart and a restore; and
+// dird mfa-reset of an authenticator app enrolled in the portal, with
+// dird serve running and stopped. The
 // tools come from make test-deps; a missing one fails the test ("run make
 // test-deps").
 //
