@@ -84,7 +84,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run every front over the store until SIGINT or SIGTERM",
 		Args:  cobra.NoArgs,
@@ -105,6 +105,11 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 			// second one ends a shutdown that hangs.
 			context.AfterFunc(ctx, stop)
 
+			if addr, _ := cmd.Flags().GetString("pprof"); addr != "" {
+				if err := startPprof(ctx, addr, log); err != nil {
+					return &exitError{exitUsage, err}
+				}
+			}
 			log.Info("starting", "version", version, "config", path)
 			// server.Run logs the listeners and the shutdown itself.
 			if err := server.Run(ctx, cfg, log, reloads(ctx, path, log)); err != nil {
@@ -113,6 +118,11 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+	// Hidden: a developer's tool (make bench, profiling), not part of the
+	// contract an administrator relies on.
+	cmd.Flags().String("pprof", "", "serve Go's profiler on this loopback address")
+	_ = cmd.Flags().MarkHidden("pprof")
+	return cmd
 }
 
 func newCheckConfigCmd(stdout io.Writer) *cobra.Command {

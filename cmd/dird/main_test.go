@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +63,7 @@ func TestCommands(t *testing.T) {
 		{name: "check-config with a missing file", args: []string{"check-config", "--config", "/nonexistent/dird.yaml"}, wantCode: 2, wantStderr: `dird: config file "/nonexistent/dird.yaml"`},
 		{name: "serve refuses a bad configuration", file: bad, args: []string{"serve"}, wantCode: 2, wantStderr: "dird: policy.min_length: must be at least 1"},
 		{name: "serve without a file", args: []string{"serve"}, wantCode: 2, wantStderr: "dird: --config FILE is required"},
+		{name: "serve's profiler only on loopback", args: []string{"serve", "--config", example, "--pprof", "0.0.0.0:6060"}, wantCode: 2, wantStderr: "dird: --pprof: only a loopback address"},
 		{name: "an unknown command is a usage error", args: []string{"frobnicate"}, wantCode: 2, wantStderr: `dird: unknown command "frobnicate"`},
 		{name: "an unknown flag is a usage error", args: []string{"check-config", "--confg", example}, wantCode: 2, wantStderr: "dird: unknown flag: --confg"},
 		{name: "arguments are refused", args: []string{"check-config", "--config", example, "extra"}, wantCode: 2, wantStderr: "dird: unknown command"},
@@ -142,9 +145,38 @@ ldap: {listen: '127.0.0.1:0'}
 radius: {listen: '127.0.0.1:0'}
 portal: {listen: '127.0.0.1:0'}
 `)
+	s := startServe(t, bin, "serve", "--config", cfg)
+	addr := s.waitListening(t, "ldap")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dialing the logged LDAP address: %v", err)
+	}
+	conn.Close()
+
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for s.sc.Scan() {
+		s.logged = append(s.logged, s.sc.Text())
+	}
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v; stderr:\n%s", err, strings.Join(s.logged, "\n"))
+	}
+}
+
+// served is a running `dird serve` whose stderr is read line by line.
+type served struct {
+	cmd    *exec.Cmd
+	sc     *bufio.Scanner
+	logged []string
+}
+
+// startServe starts the binary; the process is killed when the test ends.
+func startServe(t *testing.T, bin string, args ...string) *served {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--config", cfg)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -152,38 +184,52 @@ portal: {listen: '127.0.0.1:0'}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return &served{cmd: cmd, sc: bufio.NewScanner(stderr)}
+}
 
-	// Read log lines until the LDAP listener is up; every line must be JSON.
-	sc := bufio.NewScanner(stderr)
-	var addr string
-	var logged []string
-	for addr == "" && sc.Scan() {
-		logged = append(logged, sc.Text())
+// waitListening reads log lines, each of which must be JSON, until front
+// logs its listening address, and returns that address.
+func (s *served) waitListening(t *testing.T, front string) string {
+	t.Helper()
+	for s.sc.Scan() {
+		s.logged = append(s.logged, s.sc.Text())
 		var line struct{ Msg, Front, Addr string }
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			t.Fatalf("stderr line is not JSON: %q", sc.Text())
+		if err := json.Unmarshal(s.sc.Bytes(), &line); err != nil {
+			t.Fatalf("stderr line is not JSON: %q", s.sc.Text())
 		}
-		if line.Msg == "listening" && line.Front == "ldap" {
-			addr = line.Addr
+		if line.Msg == "listening" && line.Front == front {
+			return line.Addr
 		}
 	}
-	if addr == "" {
-		t.Fatalf("no listening line for ldap; stderr:\n%s", strings.Join(logged, "\n"))
-	}
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dialing the logged LDAP address: %v", err)
-	}
-	conn.Close()
+	t.Fatalf("no listening line for %s; stderr:\n%s", front, strings.Join(s.logged, "\n"))
+	return ""
+}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+// TestServePprof checks the hidden --pprof flag `make bench` profiles
+// with: Go's profiler answers on the loopback address it logs.
+func TestServePprof(t *testing.T) {
+	clearEnv(t)
+	bin := buildDird(t, "test")
+	dir := t.TempDir()
+	cfg := writeConfig(t, `
+base_dn: dc=example,dc=com
+admin: {dn: 'cn=admin,dc=example,dc=com', password: dird-admin-secret}
+store: {path: '`+filepath.Join(dir, "data")+`'}
+ldap: {listen: '127.0.0.1:0'}
+radius: {listen: '127.0.0.1:0'}
+`)
+	s := startServe(t, bin, "serve", "--config", cfg, "--pprof", "127.0.0.1:0")
+	addr := s.waitListening(t, "pprof")
+	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
 		t.Fatal(err)
 	}
-	for sc.Scan() {
-		logged = append(logged, sc.Text())
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("goroutine profile:")) {
+		t.Fatalf("GET goroutine profile: %s\n%.300s", resp.Status, body)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("after SIGTERM: %v; stderr:\n%s", err, strings.Join(logged, "\n"))
-	}
+	// Serve stays up behind it: the LDAP front listens too.
+	s.waitListening(t, "ldap")
 }
