@@ -62,6 +62,11 @@ type Options struct {
 	// 0 means 64 MiB.
 	ValueLogFileSize int64
 
+	// ReadCacheSize bounds the memory of the cache of recently read
+	// values and small scans (see readCache); 0 means 32 MiB, a negative
+	// value turns the cache off.
+	ReadCacheSize int64
+
 	// GCInterval is how often value-log garbage collection runs; 0 means
 	// every 10 minutes, a negative value disables it.
 	GCInterval time.Duration
@@ -75,6 +80,7 @@ const (
 	defaultBlockCacheSize   = 16 << 20
 	defaultIndexCacheSize   = 8 << 20
 	defaultValueLogFileSize = 64 << 20
+	defaultReadCacheSize    = 32 << 20
 	defaultGCInterval       = 10 * time.Minute
 
 	// gcDiscardRatio rewrites a value-log file when half of it is garbage,
@@ -133,7 +139,8 @@ func orDiscard(l *slog.Logger) *slog.Logger {
 
 // DB is a store.KV on a Badger database.
 type DB struct {
-	db *badger.DB
+	db    *badger.DB
+	cache *readCache // nil when turned off
 
 	// mu guards closed and active. Every method counts itself in active
 	// while it uses db, and Close waits for active to reach zero, because
@@ -191,7 +198,7 @@ func Open(dir string, o Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("opening store %q: %w", dir, err)
 	}
-	d := &DB{db: bdb, stopGC: make(chan struct{})}
+	d := &DB{db: bdb, cache: newReadCache(int(orDefault(o.ReadCacheSize, defaultReadCacheSize))), stopGC: make(chan struct{})}
 	d.idle = sync.NewCond(&d.mu)
 	interval := o.GCInterval
 	if interval == 0 {
@@ -283,9 +290,17 @@ func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer d.leave()
+	if v, ok := d.cache.get(key); ok {
+		return v, nil
+	}
+	gen := d.cache.generation()
 	txn := d.db.NewTransaction(false)
 	defer txn.Discard()
-	return get(txn, key)
+	v, err := get(txn, key)
+	if err == nil {
+		d.cache.put(gen, key, v)
+	}
+	return v, err
 }
 
 // get reads key in txn and returns a copy of its value.
@@ -324,6 +339,20 @@ func (d *DB) ScanFrom(ctx context.Context, prefix, start []byte, fn func(key, va
 		return err
 	}
 	defer d.leave()
+	if bytes.Compare(start, prefix) < 0 {
+		start = prefix
+	}
+	// Only whole-prefix scans are cached; collect tells whether this one
+	// is still small enough to be.
+	whole := bytes.Equal(start, prefix)
+	if whole {
+		if kvs, ok := d.cache.scan(prefix); ok {
+			return replay(kvs, fn)
+		}
+	}
+	gen := d.cache.generation()
+	collect := whole && d.cache != nil
+	var seen []cachedKV
 	txn := d.db.NewTransaction(false)
 	defer txn.Discard()
 	// Values under ValueThreshold (1 MiB) live in the LSM tree next to
@@ -332,9 +361,6 @@ func (d *DB) ScanFrom(ctx context.Context, prefix, start []byte, fn func(key, va
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	var buf []byte
-	if bytes.Compare(start, prefix) < 0 {
-		start = prefix
-	}
 	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -349,7 +375,35 @@ func (d *DB) ScanFrom(ctx context.Context, prefix, start []byte, fn func(key, va
 			return fmt.Errorf("reading value of %q: %w", item.Key(), err)
 		}
 		buf = v
+		if collect {
+			if len(seen) < d.cache.maxScan {
+				seen = append(seen, cachedKV{item.KeyCopy(nil), append([]byte(nil), v...)})
+			} else {
+				collect, seen = false, nil
+			}
+		}
 		if err := fn(item.Key(), v); err != nil {
+			if errors.Is(err, store.ErrStopScan) {
+				return nil
+			}
+			return err
+		}
+	}
+	if collect {
+		d.cache.putScan(gen, prefix, seen)
+	}
+	return nil
+}
+
+// replay hands a cached scan result to fn, in copies: fn may keep or
+// change what it gets only until it returns, and the cache's own copy
+// must outlive it.
+func replay(kvs []cachedKV, fn func(key, value []byte) error) error {
+	var kbuf, vbuf []byte
+	for _, kv := range kvs {
+		kbuf = append(kbuf[:0], kv.k...)
+		vbuf = append(vbuf[:0], kv.v...)
+		if err := fn(kbuf, vbuf); err != nil {
 			if errors.Is(err, store.ErrStopScan) {
 				return nil
 			}
@@ -409,7 +463,11 @@ func (d *DB) update(fn func(tx store.Tx) error) error {
 		return err
 	}
 	err = txn.Commit()
-	if err == nil || errors.Is(err, badger.ErrConflict) {
+	if err == nil {
+		d.cache.committed(t.written)
+		return nil
+	}
+	if errors.Is(err, badger.ErrConflict) {
 		return err
 	}
 	return fmt.Errorf("committing transaction: %w", err)
@@ -527,7 +585,11 @@ func (d *DB) Restore(ctx context.Context, r io.Reader) error {
 	// Load keeps up to maxPendingWrites batches (each up to Badger's
 	// 1.2 MiB transaction limit) in flight: 256 took a gigabyte of memory
 	// to restore 100,000 users; 16 restores them as fast.
-	if err := d.db.Load(ctxReader{ctx, r}, 16); err != nil {
+	err := d.db.Load(ctxReader{ctx, r}, 16)
+	// Load writes around Update, so nothing cached may be trusted after
+	// it, whole or failed.
+	d.cache.reset()
+	if err != nil {
 		return fmt.Errorf("loading backup: %w", err)
 	}
 	return nil
@@ -558,8 +620,9 @@ func (cr ctxReader) Read(p []byte) (int, error) {
 
 // tx adapts a Badger transaction to store.Tx.
 type tx struct {
-	txn  *badger.Txn
-	done bool // set once fn returns; a retained tx fails
+	txn     *badger.Txn
+	done    bool     // set once fn returns; a retained tx fails
+	written [][]byte // keys put or deleted, for the read cache
 }
 
 var errTxDone = errors.New("badgerkv: transaction used after its Update returned")
@@ -582,6 +645,7 @@ func (t *tx) Put(key, value []byte) error {
 	if err := t.txn.Set(k, v); err != nil {
 		return fmt.Errorf("writing key %q: %w", key, err)
 	}
+	t.written = append(t.written, k)
 	return nil
 }
 
@@ -589,9 +653,11 @@ func (t *tx) Delete(key []byte) error {
 	if t.done {
 		return errTxDone
 	}
-	if err := t.txn.Delete(append([]byte(nil), key...)); err != nil {
+	k := append([]byte(nil), key...)
+	if err := t.txn.Delete(k); err != nil {
 		return fmt.Errorf("deleting key %q: %w", key, err)
 	}
+	t.written = append(t.written, k)
 	return nil
 }
 
