@@ -156,7 +156,7 @@ func (c *conn) dispatch(req *Request) bool {
 	c.pending[req.MessageID] = cancel
 	c.mu.Unlock()
 	c.ops.Add(1)
-	go func() {
+	c.s.pool.run(func() {
 		defer func() {
 			cancel()
 			c.mu.Lock()
@@ -166,7 +166,7 @@ func (c *conn) dispatch(req *Request) bool {
 			c.ops.Done()
 		}()
 		c.safely(ctx, req, func(ctx context.Context) { c.handle(ctx, req) })
-	}()
+	})
 	return true
 }
 

@@ -43,6 +43,7 @@ type Server struct {
 	ctx    context.Context // parent of every request's context
 	cancel context.CancelFunc
 	slots  chan struct{} // one per allowed connection
+	pool   *workers      // runs every operation but bind and StartTLS
 	nextID atomic.Uint64
 
 	mu        sync.Mutex // guards listeners, conns, closed
@@ -63,6 +64,7 @@ func New(cfg Config, door *policy.Door, dir *store.Directory, tlsConfig *tls.Con
 	return &Server{
 		cfg: cfg, door: door, dir: dir, log: log, tls: tlsConfig,
 		ctx: ctx, cancel: cancel,
+		pool:      newWorkers(ctx),
 		slots:     make(chan struct{}, max),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
