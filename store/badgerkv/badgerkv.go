@@ -290,15 +290,21 @@ func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer d.leave()
-	if v, ok := d.cache.get(key); ok {
+	if v, found, ok := d.cache.get(key); ok {
+		if !found {
+			return nil, store.ErrNotFound
+		}
 		return v, nil
 	}
 	gen := d.cache.generation()
 	txn := d.db.NewTransaction(false)
 	defer txn.Discard()
 	v, err := get(txn, key)
-	if err == nil {
+	switch {
+	case err == nil:
 		d.cache.put(gen, key, v)
+	case errors.Is(err, store.ErrNotFound):
+		d.cache.putAbsent(gen, key)
 	}
 	return v, err
 }

@@ -24,12 +24,18 @@ type readCache struct {
 	gen     uint64
 	budget  int
 	used    int
-	values  map[string][]byte
+	values  map[string]cachedValue
 	scans   map[string][]cachedKV
 	maxScan int // largest scan result cached, in pairs
 }
 
 type cachedKV struct{ k, v []byte }
+
+// cachedValue is a value, or the knowledge that its key is absent.
+type cachedValue struct {
+	v      []byte
+	absent bool
+}
 
 const (
 	// entryOverhead approximates a map entry's own cost beyond its bytes.
@@ -50,7 +56,7 @@ func newReadCache(budget int) *readCache {
 	}
 	return &readCache{
 		budget:  budget,
-		values:  make(map[string][]byte),
+		values:  make(map[string]cachedValue),
 		scans:   make(map[string][]cachedKV),
 		maxScan: maxCachedScan,
 	}
@@ -67,37 +73,52 @@ func (c *readCache) generation() uint64 {
 	return c.gen
 }
 
-// get returns a copy of the cached value of key.
-func (c *readCache) get(key []byte) ([]byte, bool) {
+// get returns a copy of the cached value of key; found is false when the
+// key is cached as absent: most authentications also look for records
+// most users do not have (an authenticator app), and a flood of unknown
+// user names should not cost more than known ones.
+func (c *readCache) get(key []byte) (v []byte, found, ok bool) {
 	if c == nil {
-		return nil, false
+		return nil, false, false
 	}
 	c.mu.Lock()
-	v, ok := c.values[string(key)]
+	cached, ok := c.values[string(key)]
 	c.mu.Unlock()
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
-	return append(make([]byte, 0, len(v)), v...), true
+	if cached.absent {
+		return nil, false, true
+	}
+	return append(make([]byte, 0, len(cached.v)), cached.v...), true, true
 }
 
 // put caches a copy of value, read at generation gen.
 func (c *readCache) put(gen uint64, key, value []byte) {
-	if c == nil || len(value) > maxCachedValue {
+	c.store(gen, key, cachedValue{v: value})
+}
+
+// putAbsent caches that key did not exist at generation gen.
+func (c *readCache) putAbsent(gen uint64, key []byte) {
+	c.store(gen, key, cachedValue{absent: true})
+}
+
+func (c *readCache) store(gen uint64, key []byte, cv cachedValue) {
+	if c == nil || len(cv.v) > maxCachedValue {
 		return
 	}
-	v := append(make([]byte, 0, len(value)), value...)
-	size := len(key) + len(v) + entryOverhead
+	cv.v = append([]byte(nil), cv.v...)
+	size := len(key) + len(cv.v) + entryOverhead
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
 		return
 	}
 	if old, ok := c.values[string(key)]; ok {
-		c.used -= len(key) + len(old) + entryOverhead
+		c.used -= len(key) + len(old.v) + entryOverhead
 	}
 	c.makeRoom(size)
-	c.values[string(key)] = v
+	c.values[string(key)] = cv
 	c.used += size
 }
 
@@ -151,9 +172,9 @@ func scanSize(prefix []byte, kvs []cachedKV) int {
 // held.
 func (c *readCache) makeRoom(size int) {
 	for c.used+size > c.budget && (len(c.values) > 0 || len(c.scans) > 0) {
-		for k, v := range c.values {
+		for k, cv := range c.values {
 			delete(c.values, k)
-			c.used -= len(k) + len(v) + entryOverhead
+			c.used -= len(k) + len(cv.v) + entryOverhead
 			break
 		}
 		for p, kvs := range c.scans {
@@ -174,9 +195,9 @@ func (c *readCache) committed(keys [][]byte) {
 	defer c.mu.Unlock()
 	c.gen++
 	for _, k := range keys {
-		if v, ok := c.values[string(k)]; ok {
+		if cv, ok := c.values[string(k)]; ok {
 			delete(c.values, string(k))
-			c.used -= len(k) + len(v) + entryOverhead
+			c.used -= len(k) + len(cv.v) + entryOverhead
 		}
 		if len(c.scans) == 0 {
 			continue

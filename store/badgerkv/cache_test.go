@@ -101,6 +101,24 @@ func TestReadCacheSeesEveryWrite(t *testing.T) {
 	}
 }
 
+func TestReadCacheKeepsAbsentAndEmptyApart(t *testing.T) {
+	ctx := context.Background()
+	db := openCached(t)
+	put(t, db, "empty", "x")
+	db.Update(ctx, func(tx store.Tx) error { return tx.Put([]byte("empty"), nil) })
+	for range 2 { // the second read comes from the cache
+		if v, err := db.Get(ctx, []byte("empty")); err != nil || len(v) != 0 {
+			t.Fatalf("Get(empty) = %q, %v; want an empty value", v, err)
+		}
+		if _, err := db.Get(ctx, []byte("missing")); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get(missing) = %v; want ErrNotFound", err)
+		}
+	}
+	if _, _, ok := db.cache.get([]byte("missing")); !ok {
+		t.Error("an absent key was not cached")
+	}
+}
+
 func TestReadCacheCopies(t *testing.T) {
 	ctx := context.Background()
 	db := openCached(t)
@@ -124,7 +142,7 @@ func TestReadCacheRefusesStaleReads(t *testing.T) {
 	c.committed([][]byte{[]byte("k")}) // a commit ends while the read runs
 	c.put(gen, []byte("k"), []byte("old"))
 	c.putScan(gen, []byte("k"), []cachedKV{{[]byte("k"), []byte("old")}})
-	if _, ok := c.get([]byte("k")); ok {
+	if _, _, ok := c.get([]byte("k")); ok {
 		t.Error("a value read before a commit was cached after it")
 	}
 	if _, ok := c.scan([]byte("k")); ok {
@@ -152,7 +170,7 @@ func TestReadCacheStaysWithinBudget(t *testing.T) {
 	if _, ok := c.scan([]byte("big")); ok {
 		t.Error("a scan of more than maxCachedScan pairs was cached")
 	}
-	if _, ok := c.get([]byte("big")); ok {
+	if _, _, ok := c.get([]byte("big")); ok {
 		t.Error("a value over maxCachedValue was cached")
 	}
 }
@@ -193,7 +211,7 @@ func TestReadCacheResetByRestore(t *testing.T) {
 	c := newReadCache(1 << 20)
 	c.put(c.generation(), []byte("k"), []byte("v"))
 	c.reset()
-	if _, ok := c.get([]byte("k")); ok || c.used != 0 {
+	if _, _, ok := c.get([]byte("k")); ok || c.used != 0 {
 		t.Fatalf("reset kept %d bytes", c.used)
 	}
 }
