@@ -155,4 +155,3 @@ func runEAP(o *options) (result, error) {
 			rng: rand.New(rand.NewPCG(rand.Uint64(), uint64(i)))}, nil
 	})
 }
-
