@@ -140,15 +140,20 @@ func runLoad(o *options, children bool, newWorker func(i int) (worker, error)) (
 				if p != phaseMeasure || phase.Load() != phaseMeasure {
 					continue
 				}
+				// -n is exact: an operation counts only with a slot.
+				n := count.Add(1)
+				if n > o.maxOps {
+					continue
+				}
+				if n == o.maxOps {
+					once.Do(func() { close(enough) })
+				}
 				if err != nil {
 					h.fails++
 					first.set(err)
 				} else {
 					h.ops++
 					h.record(d)
-				}
-				if count.Add(1) >= o.maxOps {
-					once.Do(func() { close(enough) })
 				}
 			}
 		}()
@@ -189,5 +194,11 @@ func runLoad(o *options, children bool, newWorker func(i int) (worker, error)) (
 	res.P50ms = ms(all.quantile(0.50))
 	res.P99ms = ms(all.quantile(0.99))
 	res.FirstError = first.get()
+	if res.Ops == 0 && res.Fails == 0 {
+		// Nothing finished inside -d (a server that never answers, or
+		// operations longer than -d): that is not a success.
+		res.Fails = 1
+		res.FirstError = "no operation completed in the measured part (-d " + o.duration.String() + ")"
+	}
 	return res, nil
 }
