@@ -30,6 +30,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -51,6 +52,7 @@ type options struct {
 	json                bool
 	argonM, argonT      uint
 	argonP              uint
+	cpuProfile          string
 }
 
 // result is the JSON line; every field is always present.
@@ -103,12 +105,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.UintVar(&o.argonM, "argon2-m", 65536, "hash: argon2id memory in KiB")
 	fs.UintVar(&o.argonT, "argon2-t", 2, "hash: argon2id passes")
 	fs.UintVar(&o.argonP, "argon2-p", 1, "hash: argon2id parallelism")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile to this file (to check that it stays light)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "dirdbench: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "dirdbench: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "dirdbench: starting the CPU profile: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := runScenario(&o)
 	if err != nil {
