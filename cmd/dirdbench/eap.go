@@ -140,7 +140,7 @@ func runEAP(o *options) (result, error) {
 	confs := make([]string, len(pick))
 	for k, i := range pick {
 		uids[k] = all[i]
-		confs[k] = filepath.Join(dir, fmt.Sprintf("%s-%s-%s.conf", o.scenario, tlsv, hex.EncodeToString([]byte(all[i]))))
+		confs[k] = filepath.Join(dir, fmt.Sprintf("%s-%s-%s.conf", o.scenario, tlsv, fileSafe(all[i])))
 		if err := os.WriteFile(confs[k], []byte(eapolConfig(o, all[i])), 0o600); err != nil {
 			return result{}, fmt.Errorf("writing an eapol_test configuration: %w", err)
 		}
@@ -154,4 +154,14 @@ func runEAP(o *options) (result, error) {
 		return &eapWorker{bin: bin, args: args, confs: confs, uids: uids, out: out,
 			rng: rand.New(rand.NewPCG(rand.Uint64(), uint64(i)))}, nil
 	})
+}
+
+// fileSafe is uid if it can be a file name as it is, else its hex.
+func fileSafe(uid string) string {
+	for _, c := range []byte(uid) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '@') {
+			return "x" + hex.EncodeToString([]byte(uid))
+		}
+	}
+	return uid
 }
