@@ -38,7 +38,7 @@ func runHash(o *options) (result, error) {
 	res.P99ms = ms(single.quantile(0.99))
 
 	mm := measure{pid: o.pid}
-	var ops atomic.Int64
+	var ops, slots atomic.Int64
 	var wg sync.WaitGroup
 	mm.begin()
 	end = mm.start.Add(half)
@@ -46,7 +46,8 @@ func runHash(o *options) (result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(end) && ops.Load() < o.maxOps {
+			// A slot first, so -n is exact.
+			for time.Now().Before(end) && slots.Add(1) <= o.maxOps {
 				hash()
 				ops.Add(1)
 			}

@@ -31,6 +31,7 @@ import (
 	"math"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -98,7 +99,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.tls13, "tls13", false, "peap, ttls: allow TLS 1.3 (default TLS 1.2)")
 	fs.IntVar(&o.conc, "c", 8, "connections, sockets, parallel eapol_test processes, or idle connections")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "duration of the measured part (hash: half for one core, half for all)")
-	fs.Int64Var(&o.maxOps, "n", 1000000, "stop the measured part after this many operations")
+	o.maxOps = 1000000
+	fs.Var((*countFlag)(&o.maxOps), "n", "stop the measured part after this many operations (1e6 and 1000000 both work)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "time to run before measuring, not counted")
 	fs.IntVar(&o.pid, "pid", 0, "the server's PID: report its CPU% and peak RSS over the measured part")
 	fs.BoolVar(&o.json, "json", false, "print one JSON line instead of the human one")
@@ -107,6 +109,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.UintVar(&o.argonP, "argon2-p", 1, "hash: argon2id parallelism")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile to this file (to check that it stays light)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -200,3 +205,22 @@ func round(v float64, places int) float64 {
 }
 
 func ms(d time.Duration) float64 { return round(float64(d)/1e6, 3) }
+
+// countFlag is an operation count that also accepts float notation
+// ("1e6"), as the interface writes its default.
+type countFlag int64
+
+func (c *countFlag) String() string { return strconv.FormatInt(int64(*c), 10) }
+
+func (c *countFlag) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(v, 64)
+		if ferr != nil || f != math.Trunc(f) || f < 1 || f > math.MaxInt64/2 {
+			return fmt.Errorf("want a whole number of operations, e.g. 1000000 or 1e6")
+		}
+		n = int64(f)
+	}
+	*c = countFlag(n)
+	return nil
+}
