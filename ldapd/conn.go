@@ -156,7 +156,7 @@ func (c *conn) dispatch(req *Request) bool {
 	c.pending[req.MessageID] = cancel
 	c.mu.Unlock()
 	c.ops.Add(1)
-	c.s.pool.run(func() {
+	c.s.pool.Run(func() {
 		defer func() {
 			cancel()
 			c.mu.Lock()

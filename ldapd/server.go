@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dird/dird/internal/workpool"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/store"
 )
@@ -42,8 +43,8 @@ type Server struct {
 
 	ctx    context.Context // parent of every request's context
 	cancel context.CancelFunc
-	slots  chan struct{} // one per allowed connection
-	pool   *workers      // runs every operation but bind and StartTLS
+	slots  chan struct{}  // one per allowed connection
+	pool   *workpool.Pool // runs every operation but bind and StartTLS
 	nextID atomic.Uint64
 
 	mu        sync.Mutex // guards listeners, conns, closed
@@ -64,7 +65,7 @@ func New(cfg Config, door *policy.Door, dir *store.Directory, tlsConfig *tls.Con
 	return &Server{
 		cfg: cfg, door: door, dir: dir, log: log, tls: tlsConfig,
 		ctx: ctx, cancel: cancel,
-		pool:      newWorkers(ctx),
+		pool:      workpool.New(ctx),
 		slots:     make(chan struct{}, max),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},

@@ -16,6 +16,7 @@ import (
 
 	"layeh.com/radius"
 
+	"github.com/dird/dird/internal/workpool"
 	"github.com/dird/dird/policy"
 	"github.com/dird/dird/store"
 )
@@ -54,8 +55,9 @@ type Server struct {
 
 	ctx      context.Context // parent of every request's context
 	cancel   context.CancelFunc
-	stopping chan struct{} // closed by Shutdown: delayed rejects leave at once
-	slots    chan struct{} // one per request being processed
+	stopping chan struct{}  // closed by Shutdown: delayed rejects leave at once
+	slots    chan struct{}  // one per request being processed
+	pool     *workpool.Pool // runs the requests admitted to a slot
 	nextID   atomic.Uint64
 
 	mu     sync.Mutex // guards conns, closed
@@ -129,6 +131,7 @@ func New(cfg Config, door *policy.Door, dir *store.Directory, log *slog.Logger, 
 			SessionTicketsDisabled: true,
 		},
 		ctx: ctx, cancel: cancel,
+		pool:     workpool.New(ctx),
 		stopping: make(chan struct{}),
 		slots:    make(chan struct{}, maxInFlight),
 		conns:    map[*conn]struct{}{},
@@ -254,10 +257,10 @@ func (s *Server) receive(c *conn, b []byte, addr net.Addr, arrived time.Time) {
 		return
 	}
 	s.wg.Add(1)
-	go func() {
+	s.pool.Run(func() {
 		defer s.wg.Done()
 		s.process(r)
-	}()
+	})
 }
 
 func (s *Server) recoverPacket(addr net.Addr) {

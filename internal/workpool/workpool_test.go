@@ -1,4 +1,4 @@
-package ldapd
+package workpool
 
 import (
 	"context"
@@ -6,21 +6,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dird/dird/internal/deptest"
 )
 
-func TestWorkersRunEveryJobAndKeepFewIdle(t *testing.T) {
+func TestRunsEveryJobAndKeepsFewIdle(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := newWorkers(ctx)
+	w := New(ctx)
 	before := runtime.NumGoroutine()
 
-	// 3*maxIdle jobs held at once need that many goroutines...
-	const n = 3 * maxIdle
+	// 3*MaxIdle jobs held at once need that many goroutines...
+	const n = 3 * MaxIdle
 	var started, done sync.WaitGroup
 	release := make(chan struct{})
 	started.Add(n)
 	done.Add(n)
 	for range n {
-		w.run(func() {
+		w.Run(func() {
 			started.Done()
 			<-release
 			done.Done()
@@ -30,18 +32,18 @@ func TestWorkersRunEveryJobAndKeepFewIdle(t *testing.T) {
 	close(release)
 	done.Wait()
 
-	// ...but afterwards at most maxIdle wait for more.
+	// ...but afterwards at most MaxIdle wait for more.
 	deadline := time.Now().Add(5 * time.Second)
-	for w.idle.Load() != maxIdle || runtime.NumGoroutine() > before+maxIdle {
+	for w.idle.Load() != MaxIdle || runtime.NumGoroutine() > before+MaxIdle {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d idle workers, %d goroutines more than before; want %d at most", w.idle.Load(), runtime.NumGoroutine()-before, maxIdle)
+			t.Fatalf("%d idle workers, %d goroutines more than before; want %d at most", w.idle.Load(), runtime.NumGoroutine()-before, MaxIdle)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 
 	// A waiting worker takes the next job.
 	ran := make(chan struct{})
-	w.run(func() { close(ran) })
+	w.Run(func() { close(ran) })
 	<-ran
 
 	// And every worker ends with the server.
@@ -53,3 +55,5 @@ func TestWorkersRunEveryJobAndKeepFewIdle(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestDeps(t *testing.T) { deptest.AllowOnly(t) }
