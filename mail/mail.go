@@ -313,7 +313,7 @@ func (s *smtpSender) secure(c *smtp.Client) error {
 		return nil
 	}
 	if !offered {
-		return fmt.Errorf("mail: %s does not offer STARTTLS, which mail.smtp_tls %s requires (with mail.smtp_username set, auto requires it too)", s.addr, TLSStartTLS)
+		return fmt.Errorf("mail: %s does not offer STARTTLS, which is required (mail.smtp_tls starttls, or auto with mail.smtp_username set)", s.addr)
 	}
 	if err := c.StartTLS(s.verifiedTLS()); err != nil {
 		return fmt.Errorf("mail: STARTTLS with %s: %w%s", s.addr, err, s.certHint(err))
