@@ -92,10 +92,14 @@ func defaults() map[string]any {
 
 		"metrics.listen": "",
 
-		"mail.driver":    "log",
-		"mail.from":      "dird@example.com",
-		"mail.smtp_host": "127.0.0.1",
-		"mail.smtp_port": 25,
+		"mail.driver":           "log",
+		"mail.from":             "dird@example.com",
+		"mail.smtp_host":        "127.0.0.1",
+		"mail.smtp_port":        25,
+		"mail.smtp_username":    "",
+		"mail.smtp_password":    "",
+		"mail.smtp_tls":         "auto",
+		"mail.smtp_tls_ca_file": "",
 
 		"policy.min_length":        8,
 		"policy.max_length":        128,

@@ -91,7 +91,7 @@ func TestLoadDefaults(t *testing.T) {
 			SessionIdle: 30 * time.Minute,
 			SessionMax:  12 * time.Hour,
 		},
-		Mail: mail.Config{Driver: "log", From: "dird@example.com", SMTPHost: "127.0.0.1", SMTPPort: 25},
+		Mail: mail.Config{Driver: "log", From: "dird@example.com", SMTPHost: "127.0.0.1", SMTPPort: 25, SMTPTLS: "auto"},
 		Policy: policy.Config{
 			MinLength:       8,
 			MaxLength:       128,
@@ -143,6 +143,10 @@ mail:
   driver: smtp
   smtp_host: mail.example.com
   smtp_port: 587
+  smtp_username: dird@example.com
+  smtp_password: an-smtp-password
+  smtp_tls: starttls
+  smtp_tls_ca_file: /etc/dird/relay-ca.pem
 policy:
   min_length: 12
   history: 5
@@ -172,6 +176,10 @@ notify:
 		{"portal.listen (default kept)", got.Portal.Listen, "127.0.0.1:8080"},
 		{"metrics.listen", got.Metrics.Listen, "127.0.0.1:9100"},
 		{"mail.smtp_port", got.Mail.SMTPPort, 587},
+		{"mail.smtp_username", got.Mail.SMTPUsername, "dird@example.com"},
+		{"mail.smtp_password", got.Mail.SMTPPassword, "an-smtp-password"},
+		{"mail.smtp_tls", got.Mail.SMTPTLS, "starttls"},
+		{"mail.smtp_tls_ca_file", got.Mail.SMTPTLSCAFile, "/etc/dird/relay-ca.pem"},
 		{"policy.min_length", got.Policy.MinLength, 12},
 		{"policy.history", got.Policy.History, 5},
 		{"policy.max_age", got.Policy.MaxAge, 2160 * time.Hour},
@@ -252,6 +260,13 @@ metrics:
 			name:  "the admin password from the environment",
 			env:   map[string]string{"DIRD_ADMIN_PASSWORD": "from-env"},
 			check: func(c Config) (any, any) { return c.Admin.Password, "from-env" },
+		},
+		{
+			name: "the SMTP login from the environment",
+			env:  map[string]string{"DIRD_MAIL_SMTP_USERNAME": "dird", "DIRD_MAIL_SMTP_PASSWORD": "relay-pass"},
+			check: func(c Config) (any, any) {
+				return []string{c.Mail.SMTPUsername, c.Mail.SMTPPassword}, []string{"dird", "relay-pass"}
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -400,6 +415,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "mail from", file: "mail: {from: dird}\n", want: []string{"mail.from:"}},
 		{name: "mail smtp without host", file: "mail: {driver: smtp, smtp_host: ''}\n", want: []string{"mail.smtp_host: required"}},
 		{name: "mail port", file: "mail: {smtp_port: 70000}\n", want: []string{"mail.smtp_port:"}},
+		{name: "mail smtp_tls", file: "mail: {smtp_tls: ssl}\n", want: []string{"mail.smtp_tls:", "auto, starttls, tls, none"}},
+		{name: "mail password in clear to a remote relay", file: "mail: {driver: smtp, smtp_host: mail.example.com, smtp_tls: none, smtp_username: dird}\n", want: []string{"mail.smtp_tls: none", "loopback"}},
+		{name: "mail password without username", env: map[string]string{"DIRD_MAIL_SMTP_PASSWORD": "x"}, want: []string{"mail.smtp_password:", "(set by DIRD_MAIL_SMTP_PASSWORD)"}},
 		{name: "notify notice zero", file: "notify: {expiry_notice: [7d, 0]}\n", want: []string{"notify.expiry_notice[1]: must be positive"}},
 		{name: "notify duplicate notice", file: "notify: {expiry_notice: [7d, 168h]}\n", want: []string{"notify.expiry_notice[1]:"}},
 		{name: "notify interval too short", file: "notify: {interval: 1ms}\n", want: []string{"notify.interval:"}},
