@@ -188,7 +188,7 @@ func newSelection(list []string, admin bool) selection {
 		case "1.1":
 			s.none = len(list) == 1
 		default:
-			s.named[strings.ToLower(store.LookupAttr(a).Name)] = true
+			s.named[store.LookupAttr(a).Lower()] = true
 		}
 	}
 	return s
@@ -199,7 +199,7 @@ func (s selection) wants(at *store.AttrType) bool {
 	if s.none || at.Class == store.Secret || (at.Class == store.PolicyState && !s.admin) {
 		return false
 	}
-	if s.named[strings.ToLower(at.Name)] {
+	if s.named[at.Lower()] {
 		return true
 	}
 	if at.Operational {
@@ -215,7 +215,11 @@ func (c *conn) entryAttributes(ctx context.Context, e *store.Entry, sel selectio
 	if sel.none {
 		return nil, nil
 	}
-	out := make([]Attribute, 0, len(e.Attrs)+2)
+	size := len(e.Attrs) + 2
+	if !sel.allUser && !sel.allOper {
+		size = len(sel.named)
+	}
+	out := make([]Attribute, 0, size)
 	for _, a := range e.Attrs {
 		if sel.wants(store.LookupAttr(a.Type)) {
 			out = append(out, Attribute{Type: a.Type, Values: a.Values})
@@ -280,7 +284,7 @@ func (c *conn) searchRootDSE(req *Request, op *SearchRequest) (entries int) {
 			if sel.none {
 				break
 			}
-			if sel.allOper || sel.named[strings.ToLower(at.Name)] || (sel.allUser && a.Type == "objectClass") || (sel.allUser && len(op.Attributes) == 0) {
+			if sel.allOper || sel.named[at.Lower()] || (sel.allUser && a.Type == "objectClass") || (sel.allUser && len(op.Attributes) == 0) {
 				attrs = append(attrs, Attribute{Type: a.Type, Values: a.Values})
 			}
 		}

@@ -40,6 +40,10 @@ type AttrType struct {
 	known bool
 }
 
+// Lower is the canonical name in lower case, for case-insensitive maps
+// keyed by attribute (computed once, not at every lookup).
+func (a *AttrType) Lower() string { return a.lower }
+
 // AttrClass sorts attributes by who may see them.
 type AttrClass uint8
 
