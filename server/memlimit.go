@@ -11,8 +11,8 @@ import (
 
 // memoryBase is what dird holds besides password hashing: the store's
 // memtables and caches (about 40 MiB), the read cache (32 MiB), the
-// connections' buffers and the Go runtime, with room for 100,000 users.
-const memoryBase = 128 << 20
+// connections' buffers and the Go runtime.
+const memoryBase = 96 << 20
 
 // memoryLimit is the soft memory limit `dird serve` gives the Go runtime
 // (debug.SetMemoryLimit), unless GOMEMLIMIT is set.
@@ -27,7 +27,11 @@ const memoryBase = 128 << 20
 // that truly needs more gets it, with more frequent collections.
 func memoryLimit(cfg config.Config) int64 {
 	perHash := int64(cfg.Policy.Argon2Memory) << 10
-	return memoryBase + int64(runtime.NumCPU())*perHash
+	// One hash more than run at once: the next hash's memory must fit
+	// beside the running ones without the runtime first returning freed
+	// memory to the system (a limit of exactly the running hashes made
+	// every hash fault its 64 MiB in afresh: half the bind rate).
+	return memoryBase + int64(runtime.NumCPU()+1)*perHash
 }
 
 // setMemoryLimit applies memoryLimit, unless the administrator chose one

@@ -18,8 +18,8 @@ func TestMemoryLimit(t *testing.T) {
 		argon2KiB uint32
 		want      int64
 	}{
-		{"OWASP minimum (the default)", 19456, memoryBase + cpus*19456<<10},
-		{"slapd's argon2 module at m=64 MiB", 65536, memoryBase + cpus*64<<20},
+		{"OWASP minimum (the default)", 19456, memoryBase + (cpus+1)*19456<<10},
+		{"slapd's argon2 module at m=64 MiB", 65536, memoryBase + (cpus+1)*64<<20},
 	}
 	for _, tt := range tests {
 		var cfg config.Config
