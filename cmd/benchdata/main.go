@@ -12,8 +12,9 @@
 // 64 MiB, and a per-user salt changes nothing that is measured.
 //
 // The users file gives FreeRADIUS (rlm_files) each userNNNNN with the same
-// salted SHA-1 as SSHA-Password, and a twin clearNNNNN with the password as
-// Cleartext-Password: the cleartext-equivalent PAP figure and PEAP's
+// {SSHA} value (as Password-With-Header, which rlm_pap reads as
+// SSHA-Password), and a twin clearNNNNN with the password as
+// Cleartext-Password: the cleartext-equivalent PAP figure, and PEAP's
 // MS-CHAPv2, which needs the cleartext (or an NT hash) on the server.
 package main
 
@@ -157,11 +158,13 @@ func writeUser(w *bufio.Writer, base, uid string, num int, hash string) {
 }
 
 // writeRadiusUsers writes rlm_files entries: userNNNNN with the LDIF's
-// salted SHA-1 (SSHA-Password takes the base64 of digest+salt, without
-// the {SSHA} header) and clearNNNNN with the cleartext.
+// {SSHA} value and clearNNNNN with the cleartext. The hash goes in as
+// Password-With-Header, which rlm_pap turns into SSHA-Password: written
+// as SSHA-Password directly (an octets attribute), a base64 value that
+// happens to begin with "0x" is read as hex and refused.
 func writeRadiusUsers(w *bufio.Writer, hashes []string, password string) {
 	for i, h := range hashes {
-		fmt.Fprintf(w, "user%05d\tSSHA-Password := %q\n\n", i, h[len("{SSHA}"):])
+		fmt.Fprintf(w, "user%05d\tPassword-With-Header := %q\n\n", i, h)
 	}
 	for i := range hashes {
 		fmt.Fprintf(w, "clear%05d\tCleartext-Password := %q\n\n", i, password)

@@ -72,10 +72,10 @@ func chart(rs []row, path string) error {
 	p.Add(plotter.NewGrid())
 	maxY := 1.2
 	for _, v := range vals {
-		maxY = math.Max(maxY, v*1.15)
+		maxY = math.Max(maxY, v*1.3)
 	}
 	for _, t := range targets {
-		maxY = math.Max(maxY, t.Y*1.15)
+		maxY = math.Max(maxY, t.Y*1.3)
 	}
 	p.Y.Max = maxY
 	w := vg.Length(math.Max(16, 1.3*float64(len(vals)))) * vg.Centimeter

@@ -216,11 +216,11 @@ func rows(recs []record) []row {
 	return out
 }
 
-// find returns the first record of kind and label with the given user
-// count (any when users is 0).
+// find returns the first record of kind and label (any when "") with the
+// given user count (any when 0).
 func find(recs []record, kind, label string, users int) (record, bool) {
 	for _, r := range recs {
-		if r.Kind == kind && r.Label == label && (users == 0 || r.Users == users) {
+		if r.Kind == kind && (label == "" || r.Label == label) && (users == 0 || r.Users == users) {
 			return r, true
 		}
 	}
