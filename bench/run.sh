@@ -135,6 +135,9 @@ chmod 700 "$W"
 : >"$OUT"
 
 # --- free loopback ports ----------------------------------------------------
+# freeport VAR: sets VAR to a loopback port nothing listens on and that
+# this run has not handed out yet (a variable, not $(...), so that TAKEN
+# is kept).
 TAKEN=""
 freeport() {
 	local p
@@ -143,13 +146,13 @@ freeport() {
 		case " $TAKEN " in *" $p "*) continue ;; esac
 		if ! ss -Htuln 2>/dev/null | awk '{print $5}' | grep -q ":$p\$"; then
 			TAKEN="$TAKEN $p"
-			echo "$p"
+			printf -v "$1" '%s' "$p"
 			return
 		fi
 	done
 }
-DIRD_LDAP=$(freeport); DIRD_RAD=$(freeport); DIRD_ACCT=$(freeport)
-SLAPD_PORT=$(freeport); FR_AUTH=$(freeport); FR_ACCT=$(freeport)
+freeport DIRD_LDAP; freeport DIRD_RAD; freeport DIRD_ACCT
+freeport SLAPD_PORT; freeport FR_AUTH; freeport FR_ACCT
 
 # --- results ------------------------------------------------------------------
 json_str() { printf '%s' "$*" | tr -d '"\\\n\r' ; }
@@ -515,6 +518,11 @@ for c in 8 64; do
 	done
 done
 
+# --- bare argon2id cost -------------------------------------------------------------
+# Right before the argon2id binds, so the floor and the binds see the same
+# machine (other loads on it included).
+lg hash 1 hash go -d "$D" -argon2-m 65536 -argon2-t 2 -argon2-p 1
+
 # --- argon2id binds -------------------------------------------------------------
 # After the cheap scenarios, so that the memory argon2id takes (64 MiB per
 # hash) is not still held while they run. One bind costs ~80 ms of a core:
@@ -562,9 +570,6 @@ for c in 4 8; do
 		lg ttls "$r" ttls freeradius "${EAP[@]}" -c "$c" -radius "127.0.0.1:$FR_AUTH" -eapol-conf-dir "$W/eapol/fr-ttls" -pid "$FR_PID"
 	done
 done
-
-# --- bare argon2id cost -------------------------------------------------------------
-lg hash 1 hash go -d "$D" -argon2-m 65536 -argon2-t 2 -argon2-p 1
 
 # --- scale ----------------------------------------------------------------------------
 stop_dird
