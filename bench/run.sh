@@ -169,8 +169,9 @@ lg() {
 	case $line in
 	'{'*) emit "{\"kind\":\"$kind\",\"round\":$round,${line#\{}" ;;
 	*)
-		emit "{\"kind\":\"$kind\",\"round\":$round,\"scenario\":\"$scenario\",\"label\":\"$label\",\"ops_per_s\":0,\"fails\":1,\"first_error\":\"dirdbench exited $rc without a JSON line (see bench/work/dirdbench.log)\"}"
 		[ "$rc" = 0 ] && rc=1
+		line="{\"kind\":\"$kind\",\"round\":$round,\"scenario\":\"$scenario\",\"label\":\"$label\",\"ops_per_s\":0,\"fails\":1,\"first_error\":\"dirdbench exited $rc without a JSON line (see bench/work/dirdbench.log)\"}"
+		emit "$line"
 		;;
 	esac
 	if [ "$rc" != 0 ]; then
