@@ -1,4 +1,4 @@
-# dird: see README.md. Targets: build, run, test, test-deps, check, bench, clean.
+# dird: see README.md. Targets: build, run, test, test-deps, check, bench, bench-go, clean.
 
 GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -19,7 +19,7 @@ TEST_DEBS += sssd-ldap libpam-sss libnss-sss pamtester nslcd libnss-ldapd libpam
 # Deployment: systemd-analyze verifies the unit in deploy/.
 TEST_DEBS += systemd
 
-.PHONY: build run test test-deps check bench clean
+.PHONY: build run test test-deps check bench bench-go clean
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/dird ./cmd/dird
@@ -98,7 +98,15 @@ check:
 	else echo "check: staticcheck not installed, skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"; fi
 	$(GO) test -count=1 -run 'TestDeps|TestPackageDocs|TestGofmt|TestViperOnlyInConfig|TestConfigExamplesValid' ./...
 
+# bench: dird side by side with OpenLDAP slapd and FreeRADIUS on this
+# machine (bench/run.sh; README "Benchmarks"): installs the Debian packages
+# it drives when missing, writes bench/results.md and bench/results.png.
+# BENCH_QUICK=1 for a short check of the harness.
 bench:
+	GO="$(GO)" bash bench/run.sh
+
+# bench-go: the Go micro-benchmarks of the packages.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
