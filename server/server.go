@@ -68,7 +68,6 @@ type Server struct {
 // listener failed. Each configuration received on reload (SIGHUP, already
 // loaded and validated) is applied with Reload; reload may be nil.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, reload <-chan config.Config) error {
-	setMemoryLimit(cfg, log)
 	s, err := Start(ctx, cfg, log, Options{})
 	if err != nil {
 		return err

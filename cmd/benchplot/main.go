@@ -7,8 +7,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 )
@@ -17,14 +19,15 @@ func main() {
 	in := flag.String("in", "bench/results.jsonl", "results, one JSON line per run")
 	md := flag.String("md", "bench/results.md", "write the report here")
 	png := flag.String("png", "bench/results.png", "write the chart here (empty: none)")
+	notes := flag.String("notes", "bench/findings.md", "append this hand-written file (what the profiles showed), if it exists")
 	flag.Parse()
-	if err := run(*in, *md, *png); err != nil {
+	if err := run(*in, *md, *png, *notes); err != nil {
 		fmt.Fprintln(os.Stderr, "benchplot:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in, mdPath, pngPath string) error {
+func run(in, mdPath, pngPath, notesPath string) error {
 	f, err := os.Open(in)
 	if err != nil {
 		return fmt.Errorf("opening results: %w", err)
@@ -35,7 +38,20 @@ func run(in, mdPath, pngPath string) error {
 		return fmt.Errorf("%s: %w", in, err)
 	}
 	rs := rows(recs)
-	if err := os.WriteFile(mdPath, []byte(report(recs, rs)), 0o644); err != nil {
+	text := report(recs, rs)
+	// The findings are written by a person reading the profiles; the
+	// report only carries them, so a new run keeps them beside its
+	// numbers (and they say which run they were written for).
+	if notesPath != "" {
+		notes, err := os.ReadFile(notesPath)
+		switch {
+		case err == nil:
+			text += "\n" + string(notes)
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("reading notes: %w", err)
+		}
+	}
+	if err := os.WriteFile(mdPath, []byte(text), 0o644); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	if pngPath != "" {

@@ -123,7 +123,11 @@ func TestReportAndChartFromFixture(t *testing.T) {
 	if err := os.WriteFile(in, []byte(fixture), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(in, md, png); err != nil {
+	notes := filepath.Join(dir, "findings.md")
+	if err := os.WriteFile(notes, []byte("## Findings\n\nWhat the profile showed.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(in, md, png, notes); err != nil {
 		t.Fatal(err)
 	}
 	img, err := os.ReadFile(png)
@@ -150,6 +154,7 @@ func TestReportAndChartFromFixture(t *testing.T) {
 		"| RSS with 10000 idle LDAP connections, MiB | 150 | 120 | – | dird < 300 MiB at 10,000 | yes |",
 		"| search p99 at 100000 users, c=8, ms | 1.20 | 1.60 | – | dird < 2 ms at 100,000 | yes |",
 		"- pap dird c=8 round 1: 3 failures: timeout",
+		"## Findings\n\nWhat the profile showed.\n",
 	} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("results.md lacks %q:\n%s", want, text)
