@@ -25,8 +25,8 @@ type ImportOptions struct {
 }
 
 // Progress is one reading of an import's advance: Done of Total records
-// in Phase ("reading", "checking", "writing"). Total is 0 while reading,
-// when it is not known yet.
+// in Phase ("reading", "checking", "writing", then "compacting", which
+// has no count). Total is 0 while reading, when it is not known yet.
 type Progress struct {
 	Phase       string
 	Done, Total int
@@ -182,6 +182,12 @@ func Import(ctx context.Context, cfg config.Config, r io.Reader, o ImportOptions
 	if err := writeImport(ctx, cfg, kv, good, hasBase, sum, progress); err != nil {
 		sum.Elapsed = time.Since(start)
 		return sum, err
+	}
+	progress("compacting", 0, 0)
+	if err := kv.Compact(); err != nil {
+		// Everything is written and synced; only the tidying failed,
+		// which Badger redoes at the next open.
+		sum.Notes["the store was not compacted ("+err.Error()+"); dird serve compacts it at start"]++
 	}
 	sum.Written = time.Since(writeStart)
 	sum.Elapsed = time.Since(start)

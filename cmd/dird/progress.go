@@ -63,6 +63,9 @@ func (p *progress) update(r server.Progress) {
 
 // line is "checking: 45000/100000 entries, 8123/s, 7s left".
 func (p *progress) line(r server.Progress, now time.Time) string {
+	if r.Phase == "compacting" {
+		return "compacting the store"
+	}
 	what := "records"
 	if r.Phase != "reading" {
 		what = "entries"

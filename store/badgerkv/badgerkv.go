@@ -479,6 +479,22 @@ func (d *DB) update(fn func(tx store.Tx) error) error {
 	return fmt.Errorf("committing transaction: %w", err)
 }
 
+// Compact merges the store's tables into one level. A bulk load (dird
+// import) leaves many small tables behind, and Badger compacts them at
+// the next open: a server started right after importing 100,000 users
+// spent its first seconds compacting, with 240 MiB of RSS and searches
+// slower than at rest. Compacting here moves that work to the import.
+func (d *DB) Compact() error {
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	if err := d.db.Flatten(2); err != nil {
+		return fmt.Errorf("compacting store: %w", err)
+	}
+	return nil
+}
+
 // Backup writes a consistent snapshot of the store in Badger's backup
 // format (what DB.Load reads: length-prefixed protobuf KVLists) while the
 // store keeps serving: one read transaction is the snapshot, and writes go

@@ -330,3 +330,51 @@ func TestChildWriter(t *testing.T) {
 // TestDeps checks the dependency rule: a backend imports only store of
 // dird's own packages.
 func TestDeps(t *testing.T) { deptest.AllowOnly(t, "store") }
+
+// TestCompactKeepsEverything: dird import compacts the store at its end;
+// every key must read back the same afterwards, and after a reopen.
+func TestCompactKeepsEverything(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := badgerkv.Open(dir, badgerkv.Options{GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	for start := 0; start < n; start += 500 {
+		err := db.Update(ctx, func(tx store.Tx) error {
+			for i := start; i < start+500; i++ {
+				if err := tx.Put(fmt.Appendf(nil, "k%05d", i), bytes.Repeat([]byte{byte(i)}, 700)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Compact(); err != nil {
+		t.Fatalf("Compact: %v", err)
+	}
+	check := func(db *badgerkv.DB) {
+		t.Helper()
+		count := 0
+		err := db.Scan(ctx, []byte("k"), func(k, v []byte) error {
+			if want := fmt.Sprintf("k%05d", count); string(k) != want || len(v) != 700 || v[0] != byte(count) {
+				return fmt.Errorf("key %d: got %q (%d bytes), want %s", count, k, len(v), want)
+			}
+			count++
+			return nil
+		})
+		if err != nil || count != n {
+			t.Fatalf("after Compact: %d keys, %v", count, err)
+		}
+	}
+	check(db)
+	db.Close()
+	if err := db.Compact(); !errors.Is(err, badgerkv.ErrClosed) {
+		t.Errorf("Compact after Close = %v, want ErrClosed", err)
+	}
+	check(open(t, dir))
+}
