@@ -26,6 +26,8 @@ import (
 type observer struct {
 	audit *slog.Logger
 	m     *metrics.Metrics // nil when metrics.listen is empty
+	// hashes counts the password hashes started (returnHashMemory).
+	hashes atomic.Uint64
 }
 
 func newObserver(cfg config.Config, log *slog.Logger, size func() int64) *observer {
@@ -54,6 +56,7 @@ func (a alwaysEnabled) WithGroup(name string) slog.Handler { return alwaysEnable
 func (o *observer) credential(e policy.Event) {
 	switch e.Kind {
 	case policy.EventHashWait:
+		o.hashes.Add(1)
 		if o.m != nil {
 			o.m.HashWait(e.Wait)
 		}
