@@ -400,6 +400,8 @@ type TOTPRemoval struct {
 	Pending bool
 	// RecoveryCodes is how many unused recovery codes went with it.
 	RecoveryCodes int
+	// Sessions is how many portal sessions of the person were ended.
+	Sessions int
 }
 
 // Removed reports whether there was anything to remove.
@@ -413,6 +415,10 @@ func (r TOTPRemoval) Removed() bool { return r.App || r.Pending || r.RecoveryCod
 // does not exist is store.ErrNoSuchObject. front names the way in for
 // the audit trail ("dird mfa-reset"). A removal, even of nothing, is one
 // EventTOTPRemoved.
+//
+// Every portal session of the person ends too, whatever was removed: a
+// lost phone may still hold a signed-in portal, and a removal is the
+// moment the administrator vouches for who the account belongs to.
 func (d *Door) RemoveTOTP(ctx context.Context, actor, dn store.DN, front string) (TOTPRemoval, error) {
 	if !d.IsAdmin(actor) {
 		return TOTPRemoval{}, fmt.Errorf("%w: only the administrator may remove an authenticator app", ErrInsufficientAccess)
@@ -437,6 +443,12 @@ func (d *Door) RemoveTOTP(ctx context.Context, actor, dn store.DN, front string)
 	if err != nil {
 		return TOTPRemoval{}, fmt.Errorf("removing the authenticator app of %s: %w", dn, err)
 	}
+	// No session id is "" (ids are 256 random bits), so none is spared.
+	n, err := d.EndOtherSessions(ctx, dn, "")
+	r.Sessions = n
 	d.emit(Event{Kind: EventTOTPRemoved, Front: front, User: dn.String(), Actor: actor.String(), Removal: r})
+	if err != nil {
+		return r, fmt.Errorf("the authenticator app of %s is removed, but its sessions did not all end (run it again): %w", dn, err)
+	}
 	return r, nil
 }

@@ -10,8 +10,9 @@ import (
 
 // TestRemoveTOTP: the administrator's removal takes away a confirmed
 // app with its recovery codes, a pending enrolment, or a secret that no
-// longer opens; the next login asks no code; the audit event names the
-// actor; nobody else may remove it; an unknown entry is no such object.
+// longer opens; every portal session of the person ends; the next login
+// asks no code; the audit event names the actor; nobody else may remove
+// it; an unknown entry is no such object.
 func TestRemoveTOTP(t *testing.T) {
 	const front = "dird mfa-reset"
 	tests := []struct {
@@ -56,6 +57,15 @@ func TestRemoveTOTP(t *testing.T) {
 			h.door.observe = rec.observe
 			dn := h.addUser("alice", alicePW)
 			tt.setup(h, dn)
+			// Two portal sessions, say one on the lost phone.
+			var sessions []string
+			for range 2 {
+				id, err := h.door.StartSession(h.ctx, dn, SessionStart{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sessions = append(sessions, id)
+			}
 			hadTOTP, _ := h.door.HasTOTP(h.ctx, dn)
 			rec.take()
 			actor, target := h.admin, dn
@@ -76,6 +86,9 @@ func TestRemoveTOTP(t *testing.T) {
 				if has, _ := h.door.HasTOTP(h.ctx, dn); has != hadTOTP {
 					t.Fatalf("a refused removal changed HasTOTP from %v", hadTOTP)
 				}
+				if _, err := h.door.CheckSession(h.ctx, sessions[0], testLimits); err != nil {
+					t.Fatalf("a refused removal ended a session: %v", err)
+				}
 				return
 			}
 			if err != nil {
@@ -87,12 +100,21 @@ func TestRemoveTOTP(t *testing.T) {
 			if got.Removed() != (tt.want.App || tt.want.Pending) {
 				t.Fatalf("Removed() = %v", got.Removed())
 			}
+			if got.Sessions != len(sessions) {
+				t.Fatalf("%d sessions ended, want %d", got.Sessions, len(sessions))
+			}
+			for _, id := range sessions {
+				if _, err := h.door.CheckSession(h.ctx, id, testLimits); !errors.Is(err, ErrNoSession) {
+					t.Fatalf("a session outlived the removal: %v", err)
+				}
+			}
 			if !got.Account.DN.Equal(dn) || got.Account.UID != "alice" || got.Account.Mail != "alice@example.com" {
 				t.Fatalf("account %+v", got.Account)
 			}
 			ev := rec.take()
 			if len(ev) != 1 || ev[0].Kind != EventTOTPRemoved || ev[0].Front != front || ev[0].Actor != h.admin.String() ||
-				ev[0].User != dn.String() || ev[0].Removal.App != got.App || ev[0].Removal.RecoveryCodes != got.RecoveryCodes {
+				ev[0].User != dn.String() || ev[0].Removal.App != got.App || ev[0].Removal.RecoveryCodes != got.RecoveryCodes ||
+				ev[0].Removal.Sessions != got.Sessions {
 				t.Fatalf("events %+v", ev)
 			}
 			if has, err := h.door.HasTOTP(h.ctx, dn); has || err != nil {

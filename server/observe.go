@@ -88,7 +88,7 @@ func (o *observer) credential(e policy.Event) {
 	case policy.EventTOTPRemoved:
 		r := e.Removal
 		o.audit.Info("authenticator removed", "front", e.Front, "user", e.User, "actor", e.Actor,
-			"app", r.App, "pending", r.Pending, "recovery_codes", r.RecoveryCodes)
+			"app", r.App, "pending", r.Pending, "recovery_codes", r.RecoveryCodes, "sessions_ended", r.Sessions)
 	}
 }
 

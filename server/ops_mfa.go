@@ -48,6 +48,9 @@ type MFAResetResult struct {
 	Pending bool `json:"pending"`
 	// RecoveryCodes is how many unused recovery codes were removed.
 	RecoveryCodes int `json:"recovery_codes"`
+	// Sessions is how many portal sessions of the person were ended
+	// (all of them, whatever was removed).
+	Sessions int `json:"sessions"`
 	// Mailed is the address told of the removal ("" when nothing was
 	// removed or the entry has no mail).
 	Mailed string `json:"mailed,omitempty"`
@@ -119,7 +122,7 @@ func removeTOTP(ctx context.Context, dir *store.Directory, door *policy.Door, se
 	if err != nil {
 		return MFAResetResult{}, err
 	}
-	res := MFAResetResult{DN: r.Account.DN.String(), App: r.App, Pending: r.Pending, RecoveryCodes: r.RecoveryCodes}
+	res := MFAResetResult{DN: r.Account.DN.String(), App: r.App, Pending: r.Pending, RecoveryCodes: r.RecoveryCodes, Sessions: r.Sessions}
 	if !r.Removed() || r.Account.Mail == "" {
 		return res, nil
 	}

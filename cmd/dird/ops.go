@@ -374,14 +374,18 @@ func mfaResetLine(r server.MFAResetResult) string {
 	if r.RecoveryCodes > 0 {
 		parts = append(parts, plural(r.RecoveryCodes, "unused recovery code"))
 	}
+	ended := ""
+	if r.Sessions > 0 {
+		ended = "; ended " + plural(r.Sessions, "portal session")
+	}
 	if len(parts) == 0 {
-		return r.DN + " has no authenticator app"
+		return r.DN + " has no authenticator app" + ended
 	}
 	what := parts[len(parts)-1]
 	if len(parts) > 1 {
 		what = strings.Join(parts[:len(parts)-1], ", ") + " and " + what
 	}
-	line := "removed " + what + " of " + r.DN
+	line := "removed " + what + " of " + r.DN + ended
 	if r.Mailed != "" {
 		line += "; " + r.Mailed + " was told by email"
 	}

@@ -66,6 +66,11 @@ func TestMFAReset(t *testing.T) {
 			if where := b.login("alice", alicePW); where != "/login/code" {
 				t.Fatalf("login after enrolment went to %s, want /login/code", where)
 			}
+			// Signed in on the phone about to be lost (a recovery code
+			// in place of the app's code): mfa-reset must end it.
+			if where, _ := b.post("/login/code", url.Values{"code": {codes[0]}}); where != "/" {
+				t.Fatalf("login with a recovery code went to %s, want /", where)
+			}
 
 			var outputs []string // everything dird printed or logged
 			var audit string     // the audit line of the removal
@@ -73,11 +78,15 @@ func TestMFAReset(t *testing.T) {
 				skip := p.logLen()
 				r := s.dird("mfa-reset", mode.user)
 				outputs = append(outputs, r.stdout, r.stderr)
-				want := "removed the authenticator app and 10 unused recovery codes of " + aliceDN + "; alice@example.com was told by email\n"
+				want := "removed the authenticator app and 9 unused recovery codes of " + aliceDN + "; ended 1 portal session; alice@example.com was told by email\n"
 				if r.exit != 0 || r.stdout != want {
 					t.Fatalf("dird mfa-reset: %v\nwant stdout %q", r, want)
 				}
 				audit = p.waitLog(skip, "the audit line of the removal", func(l string) bool { return strings.Contains(l, `"msg":"authenticator removed"`) })
+				// "/" shows the login form to someone not logged in.
+				if body := b.get("/"); strings.Contains(body, "Alice Liddell") || !strings.Contains(body, "Reset User Password") {
+					t.Errorf("after mfa-reset the signed-in browser is still signed in:\n%s", body)
+				}
 				p.waitLog(skip, "the letter to alice", func(l string) bool {
 					return strings.Contains(l, `"subject":"Your authenticator app was removed"`) && strings.Contains(l, "alice@example.com")
 				})
@@ -85,7 +94,7 @@ func TestMFAReset(t *testing.T) {
 				p.stop()
 				r := s.dird("mfa-reset", mode.user)
 				outputs = append(outputs, r.stdout, r.stderr)
-				want := "removed the authenticator app and 10 unused recovery codes of " + aliceDN + "; alice@example.com was told by email\n"
+				want := "removed the authenticator app and 9 unused recovery codes of " + aliceDN + "; ended 1 portal session; alice@example.com was told by email\n"
 				if r.exit != 0 || r.stdout != want {
 					t.Fatalf("dird mfa-reset: %v\nwant stdout %q", r, want)
 				}
@@ -112,11 +121,12 @@ func TestMFAReset(t *testing.T) {
 				Front, User, Actor string
 				App, Pending       bool
 				RecoveryCodes      int `json:"recovery_codes"`
+				SessionsEnded      int `json:"sessions_ended"`
 			}
 			if err := json.Unmarshal([]byte(audit), &line); err != nil {
 				t.Fatalf("audit line %q: %v", audit, err)
 			}
-			if !line.Audit || line.Front != "dird mfa-reset" || line.User != aliceDN || line.Actor != adminDN || !line.App || line.Pending || line.RecoveryCodes != 10 {
+			if !line.Audit || line.Front != "dird mfa-reset" || line.User != aliceDN || line.Actor != adminDN || !line.App || line.Pending || line.RecoveryCodes != 9 || line.SessionsEnded != 1 {
 				t.Errorf("audit line %s", audit)
 			}
 
@@ -137,7 +147,8 @@ func TestMFAReset(t *testing.T) {
 				exit         int
 				stdout, errs string
 			}{
-				{"alice", 0, aliceDN + " has no authenticator app\n", ""},
+				// Nothing to remove, but the session alice just began ends.
+				{"alice", 0, aliceDN + " has no authenticator app; ended 1 portal session\n", ""},
 				{"mallory", 1, "", "dird mfa-reset: there is no user with uid mallory\n"},
 				{"uid=mallory,ou=people," + baseDN, 1, "", "dird mfa-reset: there is no entry uid=mallory,ou=people," + baseDN + "\n"},
 				{"uid=alice,,", 2, "", "dird mfa-reset: "},
