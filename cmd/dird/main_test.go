@@ -136,15 +136,7 @@ func TestVersionLdflags(t *testing.T) {
 func TestServeStopsOnSIGTERM(t *testing.T) {
 	clearEnv(t)
 	bin := buildDird(t, "test")
-	dir := t.TempDir()
-	cfg := writeConfig(t, `
-base_dn: dc=example,dc=com
-admin: {dn: 'cn=admin,dc=example,dc=com', password: dird-admin-secret}
-store: {path: '`+filepath.Join(dir, "data")+`'}
-ldap: {listen: '127.0.0.1:0'}
-radius: {listen: '127.0.0.1:0'}
-portal: {listen: '127.0.0.1:0'}
-`)
+	cfg := loopbackConfig(t)
 	s := startServe(t, bin, "serve", "--config", cfg)
 	addr := s.waitListening(t, "ldap")
 	conn, err := net.Dial("tcp", addr)
@@ -162,6 +154,21 @@ portal: {listen: '127.0.0.1:0'}
 	if err := s.cmd.Wait(); err != nil {
 		t.Fatalf("after SIGTERM: %v; stderr:\n%s", err, strings.Join(s.logged, "\n"))
 	}
+}
+
+// loopbackConfig writes a configuration for a real `dird serve` with
+// every front on a port the kernel picks (none on a fixed port another
+// test or program may hold) and a fresh store.
+func loopbackConfig(t *testing.T) string {
+	t.Helper()
+	return writeConfig(t, `
+base_dn: dc=example,dc=com
+admin: {dn: 'cn=admin,dc=example,dc=com', password: dird-admin-secret}
+store: {path: '`+filepath.Join(t.TempDir(), "data")+`'}
+ldap: {listen: '127.0.0.1:0'}
+radius: {listen: '127.0.0.1:0'}
+portal: {listen: '127.0.0.1:0'}
+`)
 }
 
 // served is a running `dird serve` whose stderr is read line by line.
@@ -211,14 +218,7 @@ func (s *served) waitListening(t *testing.T, front string) string {
 func TestServePprof(t *testing.T) {
 	clearEnv(t)
 	bin := buildDird(t, "test")
-	dir := t.TempDir()
-	cfg := writeConfig(t, `
-base_dn: dc=example,dc=com
-admin: {dn: 'cn=admin,dc=example,dc=com', password: dird-admin-secret}
-store: {path: '`+filepath.Join(dir, "data")+`'}
-ldap: {listen: '127.0.0.1:0'}
-radius: {listen: '127.0.0.1:0'}
-`)
+	cfg := loopbackConfig(t)
 	s := startServe(t, bin, "serve", "--config", cfg, "--pprof", "127.0.0.1:0")
 	addr := s.waitListening(t, "pprof")
 	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")

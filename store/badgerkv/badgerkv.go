@@ -382,7 +382,7 @@ func (d *DB) ScanFrom(ctx context.Context, prefix, start []byte, fn func(key, va
 		}
 		buf = v
 		if collect {
-			if len(seen) < d.cache.maxScan {
+			if len(seen) < maxCachedScan {
 				seen = append(seen, cachedKV{item.KeyCopy(nil), append([]byte(nil), v...)})
 			} else {
 				collect, seen = false, nil

@@ -20,13 +20,12 @@ import "sync"
 // map iteration order is random enough for a cache whose job is the hot
 // set of a directory).
 type readCache struct {
-	mu      sync.Mutex
-	gen     uint64
-	budget  int
-	used    int
-	values  map[string]cachedValue
-	scans   map[string][]cachedKV
-	maxScan int // largest scan result cached, in pairs
+	mu     sync.Mutex
+	gen    uint64
+	budget int
+	used   int
+	values map[string]cachedValue
+	scans  map[string][]cachedKV
 }
 
 type cachedKV struct{ k, v []byte }
@@ -55,10 +54,9 @@ func newReadCache(budget int) *readCache {
 		return nil
 	}
 	return &readCache{
-		budget:  budget,
-		values:  make(map[string]cachedValue),
-		scans:   make(map[string][]cachedKV),
-		maxScan: maxCachedScan,
+		budget: budget,
+		values: make(map[string]cachedValue),
+		scans:  make(map[string][]cachedKV),
 	}
 }
 
@@ -137,13 +135,10 @@ func (c *readCache) scan(prefix []byte) ([]cachedKV, bool) {
 // The pairs must not be changed afterwards (the cache shares them with
 // readers, who copy before handing them on).
 func (c *readCache) putScan(gen uint64, prefix []byte, kvs []cachedKV) {
-	if c == nil || len(kvs) > c.maxScan {
+	if c == nil || len(kvs) > maxCachedScan {
 		return
 	}
-	size := len(prefix) + entryOverhead
-	for _, kv := range kvs {
-		size += len(kv.k) + len(kv.v) + entryOverhead
-	}
+	size := scanSize(prefix, kvs)
 	if size > maxCachedValue {
 		return
 	}
