@@ -179,6 +179,10 @@ func (s *Server) startMetrics() error {
 	}
 	s.metrics = metrics.NewServer(s.obs.m)
 	s.addrs["metrics"] = ln.Addr().String()
+	// Ready before the line that says where to ask: whoever reads the
+	// log and asks /readyz at once must not get a 503 (the socket is
+	// bound already, so the request waits for Serve).
+	s.obs.m.SetReady(true)
 	s.log.Info("listening", "front", "metrics", "addr", ln.Addr().String())
 	s.wg.Add(1)
 	go func() {
@@ -187,7 +191,6 @@ func (s *Server) startMetrics() error {
 			s.errc <- fmt.Errorf("metrics: serving %s: %w", s.cfg.Metrics.Listen, err)
 		}
 	}()
-	s.obs.m.SetReady(true)
 	return nil
 }
 
